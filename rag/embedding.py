@@ -1,0 +1,73 @@
+"""Turning text into vectors with a local sentence-transformers model (never a download)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from rag.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+log = logging.getLogger(__name__)
+
+
+class Embedder:
+    """A sentence-transformers model loaded from a local folder, on the CPU."""
+
+    def __init__(self, path: Path, batch_size: int = 64) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is on disk; never reach for a hub
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # a weights-loading bar on every start is noise
+
+        try:
+            self.model: SentenceTransformer = SentenceTransformer(str(path), device="cpu")
+        except Exception as e:  # the library raises many kinds; all mean the folder is unusable
+            raise ConfigError(f"cannot load the embedder from {path}: {e}", fix="set RAG_EMBEDDER_PATH to a sentence-transformers folder") from e
+        self.path = path
+        self.batch_size = batch_size
+        self.max_seq_length: int = int(self.model.max_seq_length)
+        self.name = self._describe(path)
+
+    def _describe(self, path: Path) -> str:
+        """A name that changes whenever the weights do, recorded in the store."""
+        weights = next((p for p in (path / "model.safetensors", path / "pytorch_model.bin") if p.exists()), None)
+        digest = hashlib.sha256(weights.read_bytes()[:1 << 20]).hexdigest()[:8] if weights else "noweights"
+        base = path.name if path.name != "model" else path.parent.name
+        return f"{base}@{digest}"
+
+    @property
+    def dimension(self) -> int:
+        get = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        dim = get()
+        return int(dim) if dim else 0
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces the model sees for `text`, without the [CLS]/[SEP] markers."""
+        return len(self.model.tokenizer.tokenize(text))
+
+    def embed(self, texts: Sequence[str], progress: bool = False) -> np.ndarray[Any, np.dtype[np.float32]]:
+        """Unit-length vectors, so a dot product is the cosine similarity."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def embed_one(self, text: str) -> np.ndarray[Any, np.dtype[np.float32]]:
+        return self.embed([text])[0]

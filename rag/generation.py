@@ -1,0 +1,177 @@
+"""Language models behind one small interface: the only module that imports llama_cpp.
+
+`Generator.stream(messages, max_tokens)` yields text pieces. Three implementations:
+`LlamaCppGenerator` (a local GGUF, the default), `OpenAICompatibleGenerator` (any server that
+speaks the OpenAI chat API: llama.cpp's server, vLLM, Ollama) and `FakeGenerator` (scripted
+replies, for tests). Every stream goes through `guard_repetition`, since the tiny default model
+loops.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+
+from rag.errors import ConfigError, ModelError
+
+log = logging.getLogger(__name__)
+
+Message = dict[str, str]
+
+
+class Generator(Protocol):
+    name: str
+    n_ctx: int
+
+    def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+def guard_repetition(pieces: Iterator[str], window: int = 6) -> Iterator[str]:
+    """Stop a stream once it starts repeating itself: a repeated sentence, or a repeated run
+    of `window` words. Small models loop until the token budget otherwise."""
+    text = ""
+    seen_sentences: set[str] = set()
+    for piece in pieces:
+        text += piece
+        sentences = re.split(r"(?<=[.!?])\s+", text)
+        finished = [s.strip().casefold() for s in sentences[:-1] if s.strip()]
+        if len(finished) != len(set(finished)) or any(s in seen_sentences for s in finished[-1:]):
+            log.info("generation stopped: a sentence repeated")
+            return
+        seen_sentences.update(finished[:-1])
+        words = text.split()
+        if len(words) >= 2 * window:
+            tail = " ".join(words[-window:])
+            if tail in " ".join(words[:-window]):
+                log.info("generation stopped: a run of %d words repeated", window)
+                return
+        yield piece
+
+
+class LlamaCppGenerator:
+    """A GGUF model in this process through llama-cpp-python. One generation at a time."""
+
+    def __init__(self, model_path: Path, n_ctx: int, n_threads: int, temperature: float, seed: int, repeat_penalty: float) -> None:
+        if not model_path.is_file():
+            raise ConfigError(f"model file not found: {model_path}", fix="pass --model-path or set RAG_MODEL_PATH to a GGUF file")
+        with model_path.open("rb") as f:
+            if f.read(4) != b"GGUF":
+                raise ConfigError(f"not a GGUF model file: {model_path}", fix="pass --model-path or set RAG_MODEL_PATH to a GGUF file")
+        try:
+            from llama_cpp import Llama
+        except ImportError as e:
+            raise ModelError("llama-cpp-python is not installed", fix="run scripts/setup.sh") from e
+        try:
+            self._llama = Llama(
+                model_path=str(model_path),
+                n_ctx=n_ctx,
+                n_threads=n_threads,
+                n_threads_batch=n_threads,
+                seed=seed,
+                verbose=False,
+            )
+        except Exception as e:  # llama.cpp reports load failures as ValueError or RuntimeError
+            raise ModelError(f"the model at {model_path} failed to load: {e}", fix="check that the file is a complete GGUF model") from e
+        self.name = model_path.name
+        self.n_ctx = n_ctx
+        self.temperature = temperature
+        self.seed = seed
+        self.repeat_penalty = repeat_penalty
+        self.lock = threading.Lock()
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
+        with self.lock:
+            try:
+                chunks = self._llama.create_chat_completion(
+                    messages=list(messages),  # type: ignore[arg-type]
+                    max_tokens=max_tokens,
+                    temperature=self.temperature,
+                    top_k=1 if self.temperature == 0 else 40,
+                    seed=self.seed,
+                    repeat_penalty=self.repeat_penalty,
+                    stream=True,
+                )
+                for chunk in chunks:
+                    delta = chunk["choices"][0]["delta"].get("content")  # type: ignore[index]
+                    if delta:
+                        yield delta
+            except (RuntimeError, ValueError) as e:
+                raise ModelError(f"generation failed: {e}", fix="try a shorter question or another model") from e
+
+
+class OpenAICompatibleGenerator:
+    """Any server with an OpenAI chat-completions API, streamed over SSE."""
+
+    def __init__(self, base_url: str, model: str, api_key: str | None, n_ctx: int, temperature: float, seed: int, timeout: float = 120.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.name = model
+        self.n_ctx = n_ctx
+        self.temperature = temperature
+        self.seed = seed
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+
+    def count_tokens(self, text: str) -> int:
+        return max(1, len(text) // 4)  # servers differ in tokenizers; a conservative estimate
+
+    def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
+        body = {"model": self.name, "messages": list(messages), "max_tokens": max_tokens,
+                "temperature": self.temperature, "seed": self.seed, "stream": True}
+        try:
+            with self._client.stream("POST", "/chat/completions", json=body) as response:
+                if response.status_code != 200:
+                    response.read()
+                    raise ModelError(f"the model server answered {response.status_code}: {response.text[:200]}",
+                                     fix=f"check RAG_LLM_BASE_URL ({self.base_url}) and RAG_LLM_MODEL")
+                for line in response.iter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        return
+                    choices = json.loads(data).get("choices") or [{}]
+                    delta = (choices[0].get("delta") or {}).get("content")
+                    if delta:
+                        yield delta
+        except httpx.HTTPError as e:
+            raise ModelError(f"cannot reach the model server at {self.base_url}: {e}", fix="start it, or unset RAG_LLM_BASE_URL") from e
+
+
+class FakeGenerator:
+    """Scripted replies for tests: `reply` is a string or a function of the messages."""
+
+    def __init__(self, reply: str | Callable[[Sequence[Message]], str], name: str = "fake", n_ctx: int = 2048) -> None:
+        self.reply = reply
+        self.name = name
+        self.n_ctx = n_ctx
+        self.calls: list[list[Message]] = []
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
+        self.calls.append(list(messages))
+        text = self.reply(messages) if callable(self.reply) else self.reply
+        for word in re.findall(r"\S+\s*", text)[:max_tokens]:
+            yield word
+
+
+def load_generator(settings: Any) -> Generator:
+    """The generator the settings ask for: a remote server if `llm_base_url` is set, else a GGUF."""
+    if settings.llm_base_url:
+        return OpenAICompatibleGenerator(settings.llm_base_url, settings.llm_model, settings.llm_api_key,
+                                         settings.n_ctx, settings.temperature, settings.seed)
+    return LlamaCppGenerator(settings.resolved_model_path(), settings.n_ctx, settings.n_threads,
+                             settings.temperature, settings.seed, settings.repeat_penalty)

@@ -1,0 +1,137 @@
+"""The service the CLI, the API and summaries share: components loaded once, used by all.
+
+Loading is lazy and cached: `rag --help` loads nothing, `rag info` opens only the store, and
+the model loads on the first question that needs it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from rag.answer import Answer, Answerer, OnText
+from rag.corpus import Paper
+from rag.embedding import Embedder
+from rag.errors import NotFoundError, StoreError
+from rag.generation import Generator, load_generator
+from rag.ingest import IngestReport, fingerprint, ingest
+from rag.refusal import TermStatistics
+from rag.retrieval import Retriever
+from rag.settings import Settings
+from rag.store import Store
+
+log = logging.getLogger(__name__)
+
+ProgressFactory = Callable[[int, int], Callable[[int], None]]
+
+
+class RagService:
+    """One collection, one embedder, one model."""
+
+    def __init__(self, settings: Settings, generator: Generator | None = None) -> None:
+        self.settings = settings
+        self._generator = generator
+        self._generator_lock = threading.Lock()
+
+    # ---- components -------------------------------------------------------------------------
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        return Embedder(self.settings.resolved_embedder_path(), self.settings.embed_batch_size)
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.settings.store_path, self.settings.collection, self.settings.chroma_url)
+
+    def generator(self) -> Generator:
+        with self._generator_lock:
+            if self._generator is None:
+                self._generator = load_generator(self.settings)
+            return self._generator
+
+    @property
+    def model_name(self) -> str:
+        if self._generator is not None:
+            return self._generator.name
+        if self.settings.llm_base_url:
+            return self.settings.llm_model
+        return (self.settings.model_path or Path("SmolLM2-135M-Instruct.Q4_1.gguf")).name
+
+    def fingerprint_check(self) -> None:
+        self.store.check(fingerprint(self.embedder, self.settings.chunk_max_tokens, self.settings.chunk_overlap_sentences))
+
+    @cached_property
+    def retriever(self) -> Retriever:
+        self.fingerprint_check()
+        if self.store.count() == 0:
+            raise StoreError(f"the store at {self.store.location} is empty", fix="run `rag ingest`")
+        return Retriever(self.store, self.embedder, self.settings.candidate_chunks, self.settings.rrf_k)
+
+    @cached_property
+    def answerer(self) -> Answerer:
+        retriever = self.retriever
+        stats = TermStatistics(f"{p.title} {p.abstract}" for p in self.store.papers())
+        return Answerer(self.settings, retriever, self.embedder, self.generator, stats, self.store.get_papers)
+
+    def _reset_indexes(self) -> None:
+        for name in ("retriever", "answerer"):
+            self.__dict__.pop(name, None)
+
+    # ---- operations -------------------------------------------------------------------------
+
+    def ingest(self, path: Path | None = None, progress: ProgressFactory | None = None, dry_run: bool = False) -> IngestReport:
+        report = ingest(
+            path or self.settings.corpus_path,
+            self.store,
+            self.embedder,
+            self.settings.chunk_max_tokens,
+            self.settings.chunk_overlap_sentences,
+            self.settings.embed_batch_size,
+            progress,
+            dry_run,
+        )
+        self._reset_indexes()
+        return report
+
+    def ensure_ingested(self, progress: ProgressFactory | None = None) -> IngestReport | None:
+        """Ingest the bundled corpus on first use; later runs reuse the store."""
+        if self.store.exists and self.store.count() > 0:
+            return None
+        return self.ingest(self.settings.corpus_path, progress)
+
+    def ask(self, question: str, k: int | None = None, mode: str | None = None, on_text: OnText | None = None) -> Answer:
+        return self.answerer.ask(question, k=k, mode=mode, on_text=on_text)
+
+    def papers(self) -> list[Paper]:
+        return self.store.papers()
+
+    def paper(self, paper_id: str) -> Paper:
+        found = self.store.get_papers([paper_id]).get(paper_id)
+        if found is None:
+            raise NotFoundError(f"no paper with id {paper_id}", fix="list ids with `rag papers`")
+        return found
+
+    def search(self, query: str, limit: int) -> list[dict[str, Any]]:
+        retrieval = self.retriever.retrieve(query, limit)
+        return [p.to_dict() for p in retrieval.papers]
+
+    def info(self) -> dict[str, Any]:
+        fp = self.store.fingerprint()
+        papers = len(self.store.papers()) if self.store.exists else 0
+        return {
+            "store": self.store.location,
+            "collection": self.settings.collection,
+            "papers": papers,
+            "chunks": self.store.count(),
+            "embedder": fp.embedder if fp else str(self.settings.embedder_path or "all-MiniLM-L6-v2 (bundled)"),
+            "chunking": fp.chunking if fp else None,
+            "model": self.model_name if self.settings.llm_base_url else str(self.settings.model_path or "SmolLM2-135M-Instruct.Q4_1.gguf (bundled)"),
+            "llm_base_url": self.settings.llm_base_url,
+        }
+
+    def titles(self) -> Sequence[str]:
+        return [p.title for p in self.store.papers()]

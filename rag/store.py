@@ -1,0 +1,252 @@
+"""The vector store: the only module that talks to Chroma.
+
+Embedded by default (a `PersistentClient` folder), or a Chroma server when `chroma_url` is set.
+We always pass our own embeddings; the collection is created with no embedding function so
+Chroma never reaches for its default model (which would download one).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from rag.chunking import Chunk
+from rag.corpus import Paper
+from rag.errors import StoreError, StoreMismatchError
+
+log = logging.getLogger(__name__)
+
+_PAGE = 5000
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    chunk_id: str
+    paper_id: str
+    title: str
+    index: int
+    text: str
+
+
+@dataclass(frozen=True)
+class ChunkHit:
+    chunk: StoredChunk
+    score: float  # cosine similarity
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What built the vectors: changing any part makes old vectors meaningless."""
+
+    embedder: str
+    chunking: str
+    dimension: int
+
+
+def _client(store_path: Path, chroma_url: str | None) -> Any:
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if chroma_url:
+        url = urlparse(chroma_url)
+        try:
+            return chromadb.HttpClient(
+                host=url.hostname or "127.0.0.1",
+                port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https",
+                settings=chroma_settings,
+            )
+        except Exception as e:  # chromadb raises ValueError or connection errors, by version
+            raise StoreError(f"cannot reach the Chroma server at {chroma_url}: {e}", fix="start it with `chroma run` or unset RAG_CHROMA_URL") from e
+    if store_path.exists() and not store_path.is_dir():
+        raise StoreError(f"store path is not a folder: {store_path}", fix="set RAG_STORE_PATH to a folder")
+    try:
+        store_path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise StoreError(f"cannot create the store folder {store_path}: {e.strerror}", fix="set RAG_STORE_PATH to a writable folder") from e
+    if not os.access(store_path, os.W_OK):
+        raise StoreError(f"the store folder is not writable: {store_path}", fix="fix its permissions or set RAG_STORE_PATH to a writable folder")
+    try:
+        return chromadb.PersistentClient(path=str(store_path), settings=chroma_settings)
+    except Exception as e:
+        raise StoreError(
+            f"cannot open the store at {store_path}: {e}",
+            fix="it may be corrupted: run `rag ingest --rebuild` or delete the folder and ingest again",
+        ) from e
+
+
+class Store:
+    """Chunks, their vectors and their papers, in one Chroma collection."""
+
+    def __init__(self, store_path: Path, collection: str, chroma_url: str | None = None) -> None:
+        self.location = chroma_url or str(store_path)
+        self._client = _client(store_path, chroma_url)
+        self._name = collection
+        self._collection: Any = None
+        try:
+            existing = {c if isinstance(c, str) else c.name for c in self._client.list_collections()}
+        except Exception as e:
+            raise StoreError(f"cannot read the store at {self.location}: {e}", fix="run `rag ingest --rebuild`") from e
+        if collection in existing:
+            self._collection = self._client.get_collection(collection)
+
+    # ---- the self-description -------------------------------------------------------------
+
+    @property
+    def exists(self) -> bool:
+        return self._collection is not None
+
+    def fingerprint(self) -> Fingerprint | None:
+        if self._collection is None:
+            return None
+        meta = self._collection.metadata or {}
+        if "embedder" not in meta:
+            return None
+        return Fingerprint(str(meta["embedder"]), str(meta["chunking"]), int(meta["dimension"]))
+
+    def check(self, expected: Fingerprint) -> None:
+        """Raise if the collection was built by another embedder or chunking."""
+        found = self.fingerprint()
+        if found is not None and found != expected:
+            raise StoreMismatchError(
+                f"the store at {self.location} was built with embedder {found.embedder} and chunking "
+                f"{found.chunking}, but the settings ask for {expected.embedder} and {expected.chunking}",
+                fix="run `rag ingest --rebuild` to re-embed the collection",
+            )
+
+    def create(self, fingerprint: Fingerprint) -> None:
+        """Create the collection if missing (cosine space, no embedding function)."""
+        if self._collection is not None:
+            self.check(fingerprint)
+            return
+        self._collection = self._client.create_collection(
+            name=self._name,
+            metadata={"embedder": fingerprint.embedder, "chunking": fingerprint.chunking, "dimension": fingerprint.dimension},
+            configuration={"hnsw": {"space": "cosine"}},
+            embedding_function=None,
+        )
+
+    def drop(self) -> None:
+        if self._collection is not None:
+            self._client.delete_collection(self._name)
+            self._collection = None
+
+    def _require(self) -> Any:
+        if self._collection is None:
+            raise StoreError(f"the store at {self.location} holds no collection '{self._name}'", fix="run `rag ingest`")
+        return self._collection
+
+    # ---- writing ----------------------------------------------------------------------------
+
+    @property
+    def max_batch_size(self) -> int:
+        try:
+            return int(self._client.get_max_batch_size())
+        except Exception:
+            return 1000
+
+    def missing_ids(self, ids: Sequence[str]) -> list[str]:
+        """Of `ids`, those not yet stored (what a resumed ingest still has to embed)."""
+        collection = self._require()
+        present: set[str] = set()
+        for start in range(0, len(ids), _PAGE):
+            present.update(collection.get(ids=list(ids[start : start + _PAGE]), include=[])["ids"])
+        return [i for i in ids if i not in present]
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray[Any, Any], papers: dict[str, Paper]) -> None:
+        collection = self._require()
+        batch = self.max_batch_size
+        for start in range(0, len(chunks), batch):
+            part = chunks[start : start + batch]
+            collection.upsert(
+                ids=[c.chunk_id for c in part],
+                embeddings=vectors[start : start + batch],
+                documents=[c.text for c in part],
+                metadatas=[self._metadata(c, papers[c.paper_id]) for c in part],
+            )
+
+    @staticmethod
+    def _metadata(chunk: Chunk, paper: Paper) -> dict[str, Any]:
+        meta: dict[str, Any] = {"paper_id": chunk.paper_id, "title": chunk.title, "index": chunk.index}
+        if chunk.index == 0:  # the paper's own record rides on its first chunk
+            meta["abstract"] = paper.abstract
+            if paper.url:
+                meta["url"] = paper.url
+            if paper.year is not None:
+                meta["year"] = paper.year
+            if paper.authors:
+                meta["authors"] = "; ".join(paper.authors)
+        return meta
+
+    # ---- reading ----------------------------------------------------------------------------
+
+    def count(self) -> int:
+        return int(self._collection.count()) if self._collection is not None else 0
+
+    def query(self, vector: np.ndarray[Any, Any], n: int) -> list[ChunkHit]:
+        collection = self._require()
+        n = min(n, self.count())
+        if n == 0:
+            return []
+        result = collection.query(query_embeddings=[vector], n_results=n, include=["documents", "metadatas", "distances"])
+        hits = []
+        for cid, doc, meta, dist in zip(result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True):
+            hits.append(ChunkHit(self._stored(cid, doc, meta), 1.0 - float(dist)))
+        return hits
+
+    @staticmethod
+    def _stored(chunk_id: str, document: str, meta: dict[str, Any]) -> StoredChunk:
+        return StoredChunk(chunk_id, str(meta["paper_id"]), str(meta["title"]), int(meta["index"]), document)
+
+    def iter_chunks(self) -> Iterator[StoredChunk]:
+        collection = self._require()
+        offset = 0
+        while True:
+            page = collection.get(include=["documents", "metadatas"], limit=_PAGE, offset=offset)
+            if not page["ids"]:
+                return
+            for cid, doc, meta in zip(page["ids"], page["documents"], page["metadatas"], strict=True):
+                yield self._stored(cid, doc, meta)
+            offset += len(page["ids"])
+
+    def papers(self) -> list[Paper]:
+        """Every paper, from the record on its first chunk, in a stable order."""
+        collection = self._require()
+        papers: list[Paper] = []
+        offset = 0
+        while True:
+            page = collection.get(where={"index": 0}, include=["metadatas"], limit=_PAGE, offset=offset)
+            if not page["ids"]:
+                break
+            papers.extend(self._paper(meta) for meta in page["metadatas"])
+            offset += len(page["ids"])
+        return sorted(papers, key=lambda p: p.title.casefold())
+
+    def get_papers(self, paper_ids: Sequence[str]) -> dict[str, Paper]:
+        if not paper_ids:
+            return {}
+        collection = self._require()
+        page = collection.get(ids=[f"{pid}:0" for pid in paper_ids], include=["metadatas"])
+        return {str(meta["paper_id"]): self._paper(meta) for meta in page["metadatas"]}
+
+    @staticmethod
+    def _paper(meta: dict[str, Any]) -> Paper:
+        authors = str(meta.get("authors") or "")
+        year = meta.get("year")
+        return Paper(
+            paper_id=str(meta["paper_id"]),
+            title=str(meta["title"]),
+            abstract=str(meta.get("abstract", "")),
+            url=str(meta["url"]) if meta.get("url") else None,
+            year=int(year) if isinstance(year, int) else None,
+            authors=tuple(a for a in authors.split("; ") if a),
+        )
