@@ -1,15 +1,18 @@
-"""The answer loop: retrieve, decide coverage, show the model a few numbered passages, check
-every sentence it writes against them, and return only what the sources support.
+"""The answer loop: retrieve, decide coverage, let the model write a short lead from the best
+passage, check every sentence it writes, and back the answer with quoted evidence.
 
-The tiny default model can phrase an answer from a passage but cannot choose between sources,
-cite or stop on its own, so the loop does those parts: retrieval picks the passages, coverage
-decides refusal before the model runs, the repetition guard stops loops, and the support check
-decides which sentences stand and which source each one cites.
+The tiny default model can phrase an answer from one passage but cannot choose between sources,
+cite or stop on its own (see FINDINGS), so the loop does those parts: retrieval chooses the
+sources, coverage decides refusal before the model runs, the repetition guard and a token
+budget stop loops, and the support check decides which generated sentences stand and which
+source each one cites. Every answer ends with the sentences of the sources that support it,
+quoted and cited; in extractive mode that is the whole answer and no model runs.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,22 +20,31 @@ from typing import Any
 
 import numpy as np
 
-from rag.chunking import split_sentences
 from rag.citations import AnswerSentence, Source, SupportChecker, content_terms, map_citations, parse_sentences
 from rag.corpus import Paper
 from rag.embedding import Embedder
 from rag.errors import QuestionError
 from rag.generation import Generator, guard_repetition
-from rag.prompts import CANNOT_ANSWER, load_template
+from rag.prompts import CANNOT_ANSWER, Template, load_template
 from rag.refusal import Coverage, TermStatistics, assess
-from rag.retrieval import PaperHit, Retrieval, Retriever
+from rag.retrieval import PaperHit, Retrieval, Retriever, mmr
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
 
 OnText = Callable[[str], None]
-# A paper joins the answer's sources when its best chunk is this close to the best paper's.
-RELEVANCE_MARGIN = 0.08
+# A paper joins the answer's sources when its retrieval score is this close to the best one's:
+# only near-ties when the question asks for one paper (by the reranked score); for several
+# papers, by the fused dense + lexical score, since the sentence rerank is tuned to pick one.
+SINGLE_MARGIN = 0.02
+SEVERAL_MARGIN = 0.08
+SEVERAL_LIMIT = 5
+_SEVERAL = re.compile(r"\b(papers|works|studies|articles|abstracts|approaches|methods)\b", re.IGNORECASE)
+
+
+def wants_several(question: str) -> bool:
+    """Does the question ask about several papers ("Which papers ...")?"""
+    return _SEVERAL.search(question) is not None
 
 
 @dataclass
@@ -60,7 +72,7 @@ class Answer:
     coverage: Coverage | None = None
     timings: dict[str, float | None] = field(default_factory=dict)
     dropped_markers: int = 0
-    unsupported_sentences: int = 0
+    unsupported_sentences: int = 0  # generated sentences the support check rejected
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -90,6 +102,14 @@ def refusal_text(nearest: Sequence[PaperHit]) -> str:
     return text
 
 
+def format_sources(sources: Sequence[Source]) -> str:
+    return "\n\n".join(f"[{s.n}] {s.title}\n" + " ".join(s.sentences) for s in sources)
+
+
+def _is_refusal(text: str) -> bool:
+    return CANNOT_ANSWER.casefold().rstrip(".") in text.casefold()
+
+
 class Answerer:
     """Answers questions over one retriever with one (lazily loaded) generator."""
 
@@ -109,14 +129,13 @@ class Answerer:
         self.stats = stats
         self._papers = papers
         self.support = SupportChecker(embedder, settings.support_threshold)
-        self._sentence_vectors: dict[str, tuple[list[str], np.ndarray[Any, Any]]] = {}
 
     # ---- evidence ---------------------------------------------------------------------------
 
     def validate(self, question: str) -> str:
         question = " ".join(question.split())
         if not question:
-            raise QuestionError("the question is empty", fix="ask something, e.g. rag ask \"What is grokking?\"")
+            raise QuestionError("the question is empty", fix='ask something, e.g. rag ask "What is grokking?"')
         if len(question) > self.settings.max_question_chars:
             raise QuestionError(
                 f"the question is {len(question):,} characters long; the limit is {self.settings.max_question_chars:,}",
@@ -124,31 +143,20 @@ class Answerer:
             )
         return question
 
-    def _abstract_sentences(self, paper: Paper) -> tuple[list[str], np.ndarray[Any, Any]]:
-        cached = self._sentence_vectors.get(paper.paper_id)
-        if cached is None:
-            sentences = split_sentences(paper.abstract) or [paper.abstract]
-            cached = (sentences, self.embedder.embed(sentences))
-            if len(self._sentence_vectors) > 2048:
-                self._sentence_vectors.clear()
-            self._sentence_vectors[paper.paper_id] = cached
-        return cached
-
-    def relevant(self, retrieval: Retrieval) -> list[PaperHit]:
-        """The retrieved papers close enough to the best one to count as sources."""
+    def relevant(self, question: str, retrieval: Retrieval) -> list[PaperHit]:
+        """The retrieved papers close enough to the best one to count as sources; for a
+        question about several papers, chosen by MMR so near-duplicates do not crowd others out."""
         if not retrieval.papers:
             return []
-        best = max(p.dense for p in retrieval.papers)
-        top = retrieval.papers[0]
-        keep = [top]
-        for paper in retrieval.papers[1:]:
-            if paper.dense >= best - RELEVANCE_MARGIN:
-                keep.append(paper)
-        return keep
+        if wants_several(question):
+            floor = max(p.fused for p in retrieval.papers) - SEVERAL_MARGIN
+            return mmr([p for p in retrieval.candidates if p.fused >= floor], SEVERAL_LIMIT)
+        floor = retrieval.papers[0].score - SINGLE_MARGIN
+        return [p for p in retrieval.candidates if p.score >= floor][: self.settings.max_sources]
 
     def rank_sentences(self, question: str, vector: np.ndarray[Any, Any], paper: Paper) -> list[tuple[float, int, str]]:
         """The paper's sentences by relevance to the question: cosine plus a share of shared terms."""
-        sentences, vectors = self._abstract_sentences(paper)
+        sentences, vectors = self.retriever.sentences(paper.paper_id)
         q_terms = content_terms(question)
         scored = []
         for i, (sentence, sim) in enumerate(zip(sentences, vectors @ vector, strict=True)):
@@ -157,15 +165,24 @@ class Answerer:
         return sorted(scored, reverse=True)
 
     def sources(self, question: str, vector: np.ndarray[Any, Any], papers: Sequence[PaperHit], per_source: int) -> list[Source]:
+        """Numbered sources, each with its `per_source` most relevant sentences in abstract order."""
         records = self._papers([p.paper_id for p in papers])
-        out = []
-        for n, hit in enumerate(papers, start=1):
+        out: list[Source] = []
+        for hit in papers:
             paper = records.get(hit.paper_id)
             if paper is None:
                 continue
             best = sorted(self.rank_sentences(question, vector, paper)[:per_source], key=lambda t: t[1])
-            out.append(Source(n, paper.paper_id, paper.title, tuple(s for _, _, s in best)))
+            out.append(Source(len(out) + 1, paper.paper_id, paper.title, tuple(s for _, _, s in best)))
         return out
+
+    def quotes(self, sources: Sequence[Source]) -> list[AnswerSentence]:
+        """The evidence: the best source's sentences, then the single best sentence of each other."""
+        quoted: list[AnswerSentence] = []
+        for source in sources:
+            for text in source.sentences if source.n == 1 else source.sentences[:1]:
+                quoted.append(AnswerSentence(text, [source.n], True, 1.0, kind="quote"))
+        return quoted
 
     # ---- the loop ---------------------------------------------------------------------------
 
@@ -178,133 +195,109 @@ class Answerer:
         vector = self.embedder.embed_one(question)
         retrieval = self.retriever.retrieve_with_vector(question, vector, k)
         retrieve_ms = (time.perf_counter() - started) * 1000
-        paper_texts = {pid: f"{p.title} {p.abstract}" for pid, p in self._papers([h.paper_id for h in retrieval.papers[:3]]).items()}
-        coverage = assess(question, retrieval, self.stats, paper_texts, self.settings.refusal_threshold)
+        top_texts = {pid: f"{p.title} {p.abstract}" for pid, p in self._papers([h.paper_id for h in retrieval.papers[:3]]).items()}
+        coverage = assess(question, retrieval, self.stats, top_texts, self.settings.refusal_threshold)
         template = load_template(self.settings.prompts_dir, "answer")
-        answer = Answer(question, "", False, mode, "none", template.id, retrieved=retrieval.papers, coverage=coverage)
+        answer = Answer(question, "", False, mode, "none", template.id if mode == "generative" else "extractive",
+                        retrieved=retrieval.papers, coverage=coverage)
         answer.timings = {"retrieve_ms": retrieve_ms, "first_token_ms": None, "generate_ms": 0.0}
 
         if not coverage.covered:
             answer.refused = True
             answer.answer = refusal_text(retrieval.papers)
+            if coverage.missing_terms:
+                answer.notes.append("none of the top papers mentions: " + ", ".join(coverage.missing_terms))
             if on_text:
                 on_text(answer.answer)
         else:
-            chosen = self.relevant(retrieval)[: self.settings.prompt_sources]
-            if mode == "extractive":
-                sources = self.sources(question, vector, chosen, self.settings.prompt_sentences)
-                self._extract(answer, question, vector, sources, on_text)
-            else:
-                self._generate(answer, question, vector, chosen, on_text)
+            sources = self.sources(question, vector, self.relevant(question, retrieval), self.settings.prompt_sentences)
+            lead: list[AnswerSentence] = []
+            if mode == "generative":
+                lead = self._generate(answer, template, question, sources, on_text)
+            quoted = [q for q in self.quotes(sources) if all(q.text != s.text for s in lead)]
+            if on_text:
+                for sentence in quoted:
+                    on_text(("\n\n" if sentence is quoted[0] and lead else "") + sentence.rendered() + " ")
+            self._finish(answer, lead + quoted, sources)
         answer.timings["total_ms"] = (time.perf_counter() - started) * 1000
         return answer
 
-    def _extract(self, answer: Answer, question: str, vector: np.ndarray[Any, Any], sources: Sequence[Source], on_text: OnText | None) -> None:
-        """Quote the best sentence of each source (two from the best source), each cited."""
-        sentences: list[AnswerSentence] = []
-        for source in sources:
-            records = self._papers([source.paper_id])
-            ranked = self.rank_sentences(question, vector, records[source.paper_id])
-            take = sorted(ranked[: 2 if source.n == 1 else 1], key=lambda t: t[1])
-            for score, _, text in take:
-                sentences.append(AnswerSentence(text, [source.n], True, score))
-        self._finish(answer, sentences, sources, on_text, emitted=0)
-
-    def _fit_sources(self, generator: Generator, question: str, vector: np.ndarray[Any, Any], chosen: Sequence[PaperHit], answer: Answer) -> tuple[list[Source], list[dict[str, str]]]:
-        """Sources that fit the context window, trimming sentences and then whole sources; what
-        is left out is said in the answer's notes, never cut silently."""
-        template = load_template(self.settings.prompts_dir, "answer")
+    def _fit(self, generator: Generator, template: Template, question: str, sources: Sequence[Source], answer: Answer) -> tuple[list[Source], list[dict[str, str]]]:
+        """The sources shown to the model, trimmed to the context window: sentences first, then
+        whole sources. What is left out is said in the answer's notes, never cut silently."""
         budget = generator.n_ctx - self.settings.max_tokens - 16
-        per_source = self.settings.prompt_sentences
-        papers = list(chosen)
+        shown = list(sources[: self.settings.prompt_sources])
+        if len(sources) > len(shown):
+            answer.notes.append(f"the model saw the best {len(shown)} of {len(sources)} sources; the others are quoted")
         while True:
-            sources = self.sources(question, vector, papers, per_source)
-            messages = template.render(sources=format_sources(sources), question=question, cannot_answer=CANNOT_ANSWER)
+            messages = template.render(sources=format_sources(shown), question=question, cannot_answer=CANNOT_ANSWER)
             used = sum(generator.count_tokens(m["content"]) for m in messages) + 8 * len(messages)
-            if used <= budget or (per_source == 1 and len(papers) == 1):
-                break
-            if per_source > 1:
-                per_source -= 1
+            if used <= budget:
+                return shown, messages
+            longest = max(shown, key=lambda s: len(s.sentences))
+            if len(longest.sentences) > 1:
+                shown[shown.index(longest)] = Source(longest.n, longest.paper_id, longest.title, longest.sentences[:-1])
+                answer.notes.append(f'source [{longest.n}] was shortened to fit the context window')
+            elif len(shown) > 1:
+                dropped = shown.pop()
+                answer.notes.append(f'source [{dropped.n}] "{dropped.title}" was left out: it did not fit the context window')
             else:
-                dropped = papers.pop()
-                answer.notes.append(f'source "{dropped.title}" was left out: it did not fit the context window')
-        if per_source < self.settings.prompt_sentences:
-            answer.notes.append(f"sources were trimmed to their {per_source} most relevant sentences to fit the context window")
-        return sources, messages
+                answer.notes.append("the question and one sentence exceed the context window; answering by quotes only")
+                return [], []
 
-    def _generate(self, answer: Answer, question: str, vector: np.ndarray[Any, Any], chosen: Sequence[PaperHit], on_text: OnText | None) -> None:
+    def _generate(self, answer: Answer, template: Template, question: str, sources: Sequence[Source], on_text: OnText | None) -> list[AnswerSentence]:
+        """The model's lead: streamed sentence by sentence, each shown only once it is checked."""
         generator = self._generator()
         answer.model = generator.name
-        sources, messages = self._fit_sources(generator, question, vector, chosen, answer)
+        shown, messages = self._fit(generator, template, question, sources, answer)
+        if not messages:
+            return []
         started = time.perf_counter()
-        text = ""
-        kept: list[AnswerSentence] = []
-        emitted = processed = 0
+        text, kept, done = "", [], 0
         for piece in guard_repetition(generator.stream(messages, self.settings.max_tokens)):
             if answer.timings["first_token_ms"] is None:
                 answer.timings["first_token_ms"] = (time.perf_counter() - started) * 1000
             text += piece
-            parsed = parse_sentences(text)
-            # every sentence but the last is finished: check and show it now
-            while len(parsed) - 1 > processed:
-                emitted += self._take(answer, parsed[processed], sources, kept, on_text)
-                processed += 1
-        for sentence in parse_sentences(text)[processed:]:
-            emitted += self._take(answer, sentence, sources, kept, on_text)
+            finished = parse_sentences(text)[:-1]  # the last sentence may still grow
+            for sentence in finished[done:]:
+                self._check(answer, sentence, shown, kept, on_text)
+            done = max(done, len(finished))
+        for sentence in parse_sentences(text)[done:]:
+            self._check(answer, sentence, shown, kept, on_text)
         answer.timings["generate_ms"] = (time.perf_counter() - started) * 1000
-        if not any(s.supported for s in kept):
-            answer.notes.append("the model's answer was not supported by the sources; quoting them instead")
-            self._extract(answer, question, vector, sources, on_text)
-            return
-        self._finish(answer, kept, sources, on_text, emitted)
+        if text.strip() and not any(s.supported for s in kept):
+            answer.notes.append("no sentence the model wrote was supported by the sources; the answer is quoted from them")
+        return kept
 
-    def _take(self, answer: Answer, sentence: AnswerSentence, sources: Sequence[Source], kept: list[AnswerSentence], on_text: OnText | None) -> int:
-        """Check one generated sentence; keep, flag or drop it. Returns 1 if it was shown."""
+    def _check(self, answer: Answer, sentence: AnswerSentence, shown: Sequence[Source], kept: list[AnswerSentence], on_text: OnText | None) -> None:
+        """Keep, flag or drop one generated sentence."""
         if _is_refusal(sentence.text):
-            # coverage already judged the question answerable; the tiny model's own refusal is
-            # less reliable than that evidence, so its refusal is noted and quoting takes over
+            # coverage already judged the question answerable from evidence; the tiny model's own
+            # refusal is less reliable than that, so it is noted and the quotes answer instead
             answer.notes.append("the model said the sources do not answer the question")
-            answer.unsupported_sentences += 1
-            return 0
-        answer.dropped_markers += map_citations([sentence], sources)
-        self.support.check(sentence, sources)
+            return
+        answer.dropped_markers += map_citations([sentence], shown)
+        self.support.check(sentence, shown)
         if not sentence.supported:
             answer.unsupported_sentences += 1
             if self.settings.unsupported == "drop":
-                return 0
+                return
         kept.append(sentence)
-        if on_text and sentence.supported:
-            on_text(sentence.rendered() + " ")
-            return 1
-        return 0
-
-    def _finish(self, answer: Answer, sentences: list[AnswerSentence], sources: Sequence[Source], on_text: OnText | None, emitted: int) -> None:
-        by_n = {s.n: s for s in sources}
         if on_text:
-            for sentence in sentences[emitted:]:
-                on_text(sentence.rendered() + " ")
+            on_text(sentence.rendered() + ("" if sentence.supported else " (unsupported)") + " ")
+
+    def _finish(self, answer: Answer, sentences: list[AnswerSentence], sources: Sequence[Source]) -> None:
+        by_n = {s.n: s for s in sources}
         answer.sentences = sentences
-        answer.answer = " ".join(s.rendered() + ("" if s.supported else " (unsupported)") for s in sentences).strip()
-        cited: list[int] = []
-        for sentence in sentences:
-            cited.extend(n for n in sentence.citations if n not in cited and sentence.supported)
-        answer.citations = []
-        for n in sorted(cited):
-            source = by_n[n]
-            snippet = next((s.text for s in sentences if n in s.citations and s.text in source.sentences), None)
-            answer.citations.append(Citation(n, source.title, source.paper_id, snippet or _best_line(source, sentences, n)))
+        lead = " ".join(s.rendered() + ("" if s.supported else " (unsupported)") for s in sentences if s.kind == "generated")
+        quoted = " ".join(s.rendered() for s in sentences if s.kind == "quote")
+        answer.answer = "\n\n".join(part for part in (lead, quoted) if part)
+        cited = sorted({n for s in sentences if s.supported for n in s.citations})
+        answer.citations = [Citation(n, by_n[n].title, by_n[n].paper_id, _snippet(by_n[n], sentences)) for n in cited]
 
 
-def _best_line(source: Source, sentences: Sequence[AnswerSentence], n: int) -> str:
-    claim = " ".join(s.text for s in sentences if n in s.citations)
+def _snippet(source: Source, sentences: Sequence[AnswerSentence]) -> str:
+    """The source sentence that best backs what the answer says with this source."""
+    claim = " ".join(s.text for s in sentences if source.n in s.citations)
     terms = content_terms(claim)
     return max(source.sentences, key=lambda s: len(terms & content_terms(s)), default="")
-
-
-def _is_refusal(text: str) -> bool:
-    return CANNOT_ANSWER.casefold().rstrip(".") in text.casefold()
-
-
-def format_sources(sources: Sequence[Source]) -> str:
-    return "\n\n".join(f"[{s.n}] {s.title}\n" + " ".join(s.sentences) for s in sources)
-

@@ -45,13 +45,15 @@ class AnswerSentence:
     citations: list[int] = field(default_factory=list)
     supported: bool = False
     support: float = 0.0
+    kind: str = "generated"  # "generated" by the model, or a "quote" from a source
 
     def rendered(self) -> str:
         marks = "".join(f"[{n}]" for n in self.citations)
         return f"{self.text} {marks}".strip() if marks else self.text
 
     def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "citations": self.citations, "supported": self.supported, "support": round(self.support, 3)}
+        return {"text": self.text, "citations": self.citations, "supported": self.supported,
+                "support": round(self.support, 3), "kind": self.kind}
 
 
 def parse_sentences(text: str) -> list[AnswerSentence]:

@@ -184,5 +184,79 @@ def info(ctx: click.Context, as_json: bool) -> None:
             click.echo(f"{key:>13}: {value}")
 
 
+@cli.command(name="eval")
+@click.argument("questions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--mode", type=click.Choice(["generative", "extractive"]), help="Answer mode to evaluate [default: generative].")
+@click.option("--limit", type=click.IntRange(1), help="Evaluate only the first N questions.")
+@click.option("-k", "--top-k", type=click.IntRange(1, 50), help="Papers to retrieve per question.")
+@click.option("--json", "as_json", is_flag=True, help="Print every figure and per-question result as one JSON object.")
+@click.pass_context
+def evaluate(ctx: click.Context, questions: Path, mode: str | None, limit: int | None, top_k: int | None, as_json: bool) -> None:
+    """Measure retrieval, citations, answers and refusals on QUESTIONS (JSONL).
+
+    Each line: {"qid", "kind", "question", "gold_titles", "also_relevant", "answer_facts"}.
+    Prints a table per question kind and overall: recall@5, MRR, citation precision and
+    recall, answer-fact accuracy, refusal accuracy, false refusals, invented citations,
+    unsupported sentences and latency. Decoding is greedy with a fixed seed, so two runs
+    give the same figures.
+    """
+    from rag import evaluation
+
+    service = _service(_settings(ctx))
+    service.ensure_ingested(progress=_progress("First run: embedding the bundled corpus"))
+    items = evaluation.load_questions(questions)[:limit]
+
+    def run(q: evaluation.Question) -> evaluation.Outcome:
+        return evaluation.outcome_from_answer(q, service.ask(q.question, k=top_k, mode=mode))
+
+    def progress(qs: Any) -> Any:
+        from tqdm import tqdm
+
+        return tqdm(qs, desc="Evaluating", unit="question", file=sys.stderr, disable=None)
+
+    result = evaluation.evaluate(items, run, service.titles(), progress)
+    result["mode"] = mode or service.settings.mode
+    result["model"] = service.model_name if result["mode"] == "generative" else None
+    if as_json:
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        click.echo(f"mode: {result['mode']}   questions: {questions}")
+        click.echo(evaluation.format_table(result))
+
+
+@cli.command()
+@click.option("--host", help="Address to bind [env RAG_HOST; default 127.0.0.1, this machine only].")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port to bind [env RAG_PORT; default 8000].")
+@click.option("--model-path", type=click.Path(path_type=Path), help="GGUF model file [env RAG_MODEL_PATH; default: bundled SmolLM2-135M].")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None, model_path: Path | None) -> None:
+    """Serve the HTTP API and a web chat page until Ctrl-C.
+
+    \b
+    Open http://127.0.0.1:8000/ for the chat page, or point any OpenAI client at it:
+      OpenAI(base_url="http://127.0.0.1:8000/v1", api_key="unused")
+    Routes: POST /v1/chat/completions (OpenAI-compatible, streaming), POST /v1/ask,
+    GET /v1/papers?q=, GET /v1/papers/{id}, GET /v1/models, GET /healthz.
+
+    The embedder, store and model load once at start; the bundled corpus is ingested on first
+    run. Set RAG_API_KEY to require `Authorization: Bearer <key>` on every API route.
+    """
+    import uvicorn
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from rag.api import create_app
+
+    settings = _settings(ctx, host=host, port=port, model_path=model_path)
+    settings.resolved_embedder_path()  # fail here, in one line, rather than in the server's startup
+    if not settings.llm_base_url and settings.mode == "generative":
+        settings.resolved_model_path()
+    if settings.host not in ("127.0.0.1", "localhost", "::1") and not settings.api_key:
+        click.echo(f"warning: serving on {settings.host} without RAG_API_KEY: anyone who can reach it can use it", err=True)
+    click.echo(f"rag: loading, then serving http://{settings.host}:{settings.port}/ (Ctrl-C stops)", err=True)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
+                timeout_graceful_shutdown=5)
+
+
 def main() -> None:
     cli(prog_name="rag")

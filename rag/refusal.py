@@ -1,19 +1,29 @@
 """Does the collection cover the question? Decided from evidence, before any model runs.
 
-Three signals, each in [0, 1]:
-- `dense`: the best chunk's cosine similarity, rescaled between a floor and a ceiling;
-- `terms`: the IDF-weighted share of the question's content words that the top papers contain
-  (a question about "speculative decoding" is not covered by a paper on "decoding" alone);
-- `agreement`: whether the dense and the lexical retriever put the same paper near the top.
-The coverage score is their weighted mean; below `refusal_threshold` the question is refused.
+Two kinds of evidence:
+- Named terms. A question that names something (an acronym, a model, a dataset, a proper
+  noun: "Swin", "CLIP", "MOS") that none of the top papers mentions is not covered by them,
+  however close their topic is. This is the check that catches "about the right field, but not
+  in this collection".
+- Answer type. A question asking for a quantity ("how many", "what share of") is not covered
+  by a top paper whose text holds no number at all.
+- Retrieval strength, three signals in [0, 1] averaged with weights:
+  `dense` (the best chunk's cosine, rescaled between a floor and a ceiling), `terms` (the
+  IDF-weighted share of the question's content words that one of the top papers contains) and
+  `agreement` (the dense and lexical retrievers put the same paper near the top).
+Below `refusal_threshold` the question is refused. The best cosine alone separates answerable
+from unanswerable questions poorly; the combination and the named-term check do better
+(see README, "Quality").
 """
 
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from rag.citations import content_terms
@@ -22,15 +32,22 @@ from rag.retrieval import Retrieval
 DENSE_FLOOR, DENSE_CEILING = 0.25, 0.65
 WEIGHTS = {"dense": 0.4, "terms": 0.45, "agreement": 0.15}
 
+_WORD = re.compile(r"\w[\w-]*(?:'s)?")
+# Questions whose answer is a quantity: their evidence must hold a number.
+_ASKS_QUANTITY = re.compile(r"\b(how (many|much)|what (share|percentage|fraction|proportion|number) of)\b", re.IGNORECASE)
+_DIGIT = re.compile(r"\d")
+
 
 @dataclass(frozen=True)
 class Coverage:
     covered: bool
     score: float
     signals: dict[str, float]
+    missing_terms: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"covered": self.covered, "score": round(self.score, 3), "signals": {k: round(v, 3) for k, v in self.signals.items()}}
+        return {"covered": self.covered, "score": round(self.score, 3),
+                "signals": {k: round(v, 3) for k, v in self.signals.items()}, "missing_terms": list(self.missing_terms)}
 
 
 class TermStatistics:
@@ -47,7 +64,42 @@ class TermStatistics:
         return math.log((self.n + 1) / (self.df.get(term, 0) + 0.5))
 
 
+def fold(text: str) -> str:
+    """Strip accents, so "Schrodinger" meets "Schrödinger"."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def named_terms(question: str) -> list[str]:
+    """Words that name something: an inner capital or all capitals ("CLIP", "TopoNet", "U-Net"),
+    or a capitalised word that does not start the sentence ("Swin", "Everest")."""
+    found: list[str] = []
+    words = _WORD.findall(question)
+    for i, word in enumerate(words):
+        word = word.removesuffix("'s")
+        if word[0].isdigit():  # "3D", "4x": measures, not names
+            continue
+        inner_capital = any(c.isupper() for c in word[1:])
+        capitalised = word[0].isupper() and i > 0 and not words[i - 1].endswith((".", "?", "!", ":"))
+        if (inner_capital or capitalised) and word not in found:
+            found.append(word)
+    return found
+
+
+def _mentions(text: str, term: str) -> bool:
+    """Whole-word match; short or all-capital terms match case-sensitively ("MOS" is not "most")."""
+    plural = r"(?:s|es)?"
+    if term.isupper() or len(term) <= 3:
+        return re.search(rf"(?<![\w-]){re.escape(term)}{plural}(?![\w])", text) is not None
+    return re.search(rf"(?<![\w-]){re.escape(term)}{plural}(?![\w])", text, re.IGNORECASE) is not None
+
+
+def missing_named_terms(question: str, texts: Sequence[str]) -> list[str]:
+    haystack = fold(" ".join(texts))
+    return [t for t in named_terms(question) if not _mentions(haystack, fold(t).rstrip("s") if not t.isupper() else t)]
+
+
 def assess(question: str, retrieval: Retrieval, stats: TermStatistics, paper_texts: dict[str, str], threshold: float) -> Coverage:
+    """`paper_texts` maps the top papers' ids to their title and abstract."""
     if not retrieval.papers:
         return Coverage(False, 0.0, {"dense": 0.0, "terms": 0.0, "agreement": 0.0})
     top = retrieval.papers[0]
@@ -55,14 +107,12 @@ def assess(question: str, retrieval: Retrieval, stats: TermStatistics, paper_tex
     dense = min(1.0, max(0.0, (best_dense - DENSE_FLOOR) / (DENSE_CEILING - DENSE_FLOOR)))
 
     terms = content_terms(question)
+    texts = [paper_texts.get(p.paper_id, p.title) for p in retrieval.papers[:3]]
     if terms:
-        # the best-covering paper among the top three: a multi-paper question spreads its terms
+        # the best-covering one of the top papers: a multi-paper question spreads its terms
         weights = {t: stats.idf(t) for t in terms}
         total = sum(weights.values()) or 1.0
-        term_cover = max(
-            sum(w for t, w in weights.items() if t in content_terms(paper_texts.get(p.paper_id, p.title))) / total
-            for p in retrieval.papers[:3]
-        )
+        term_cover = max(sum(w for t, w in weights.items() if t in content_terms(text)) / total for text in texts)
     else:
         term_cover = 0.0
 
@@ -71,4 +121,7 @@ def assess(question: str, retrieval: Retrieval, stats: TermStatistics, paper_tex
 
     signals = {"dense": dense, "terms": term_cover, "agreement": agreement}
     score = sum(WEIGHTS[k] * v for k, v in signals.items())
-    return Coverage(score >= threshold, score, signals)
+    missing = missing_named_terms(question, texts)
+    if _ASKS_QUANTITY.search(question) and not _DIGIT.search(texts[0]):
+        missing.append("a number")
+    return Coverage(score >= threshold and not missing, score, signals, tuple(missing))

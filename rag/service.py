@@ -69,12 +69,13 @@ class RagService:
         self.fingerprint_check()
         if self.store.count() == 0:
             raise StoreError(f"the store at {self.store.location} is empty", fix="run `rag ingest`")
-        return Retriever(self.store, self.embedder, self.settings.candidate_chunks, self.settings.rrf_k)
+        return Retriever(self.store, self.embedder, self.settings.candidate_chunks, self.settings.lexical_weight,
+                         self.settings.rerank_depth, self.settings.sentence_weight)
 
     @cached_property
     def answerer(self) -> Answerer:
         retriever = self.retriever
-        stats = TermStatistics(f"{p.title} {p.abstract}" for p in self.store.papers())
+        stats = TermStatistics(f"{p.title} {p.abstract}" for p in retriever.lexical.papers)
         return Answerer(self.settings, retriever, self.embedder, self.generator, stats, self.store.get_papers)
 
     def _reset_indexes(self) -> None:

@@ -86,8 +86,10 @@ class Settings(BaseSettings):
 
     # Retrieval
     top_k: int = Field(default=5, ge=1, le=50, description="Papers returned by retrieval.")
-    candidate_chunks: int = Field(default=40, ge=5, le=500, description="Chunks each retriever proposes before fusion.")
-    rrf_k: int = Field(default=60, ge=1, le=1000, description="Reciprocal rank fusion constant.")
+    candidate_chunks: int = Field(default=100, ge=5, le=1000, description="Chunks (dense) and papers (BM25) each retriever proposes before fusion.")
+    lexical_weight: float = Field(default=0.2, ge=0.0, le=5.0, description="Weight of the normalised BM25 score added to the cosine similarity.")
+    rerank_depth: int = Field(default=10, ge=0, le=200, description="Top papers re-scored by their best sentence (0 turns reranking off).")
+    sentence_weight: float = Field(default=1.0, ge=0.0, le=10.0, description="Weight of the best sentence's cosine in the rerank.")
 
     # Generation
     model_path: Path | None = Field(default=None, description="GGUF file for llama.cpp; unset means the bundled SmolLM2-135M-Instruct.")
@@ -100,14 +102,15 @@ class Settings(BaseSettings):
     temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Sampling temperature (0 = greedy, reproducible).")
     seed: int = Field(default=0, ge=0, description="Sampling seed.")
     repeat_penalty: float = Field(default=1.1, ge=1.0, le=2.0, description="llama.cpp repetition penalty.")
-    prompt_sources: int = Field(default=3, ge=1, le=10, description="Sources shown to the model at most.")
-    prompt_sentences: int = Field(default=3, ge=1, le=20, description="Most relevant sentences kept per source in the prompt.")
+    max_sources: int = Field(default=3, ge=1, le=20, description="Papers an answer to a one-paper question may cite.")
+    prompt_sources: int = Field(default=1, ge=1, le=10, description="Sources shown to the model (a larger model can take more).")
+    prompt_sentences: int = Field(default=3, ge=1, le=20, description="Most relevant sentences kept per source, shown and quoted.")
 
     # Answering
     mode: Literal["generative", "extractive"] = Field(default="generative", description="Answer with the model, or with quoted sentences only.")
     unsupported: Literal["drop", "flag"] = Field(default="drop", description="What to do with an answer sentence the support check rejects.")
     support_threshold: float = Field(default=0.6, ge=0.0, le=1.0, description="Support score a sentence needs to count as backed by its source.")
-    refusal_threshold: float = Field(default=0.5, ge=0.0, le=1.0, description="Coverage score below which the question is refused.")
+    refusal_threshold: float = Field(default=0.25, ge=0.0, le=1.0, description="Coverage score below which the question is refused.")
     max_question_chars: int = Field(default=2000, ge=10, le=100000, description="Longest question accepted.")
 
     # Serving

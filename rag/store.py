@@ -39,6 +39,7 @@ class StoredChunk:
 class ChunkHit:
     chunk: StoredChunk
     score: float  # cosine similarity
+    vector: np.ndarray[Any, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -197,11 +198,9 @@ class Store:
         n = min(n, self.count())
         if n == 0:
             return []
-        result = collection.query(query_embeddings=[vector], n_results=n, include=["documents", "metadatas", "distances"])
-        hits = []
-        for cid, doc, meta, dist in zip(result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True):
-            hits.append(ChunkHit(self._stored(cid, doc, meta), 1.0 - float(dist)))
-        return hits
+        result = collection.query(query_embeddings=[vector], n_results=n, include=["documents", "metadatas", "distances", "embeddings"])
+        rows = zip(result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0], result["embeddings"][0], strict=True)
+        return [ChunkHit(self._stored(cid, doc, meta), 1.0 - float(dist), np.asarray(vec, dtype=np.float32)) for cid, doc, meta, dist, vec in rows]
 
     @staticmethod
     def _stored(chunk_id: str, document: str, meta: dict[str, Any]) -> StoredChunk:

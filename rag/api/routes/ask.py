@@ -1,0 +1,53 @@
+"""POST /v1/ask: one question, the answer in the shape `rag ask --json` prints."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from rag.answer import Answer, OnText
+from rag.api.deps import ModelQueueDep, ServiceDep, SettingsDep
+from rag.api.model_queue import AnswerJob
+from rag.api.schemas import AskRequest, AskResponse, ErrorResponse
+
+router = APIRouter(tags=["ask"])
+
+
+@router.post(
+    "/ask",
+    response_model=AskResponse,
+    responses={
+        400: {"model": ErrorResponse},
+        401: {"model": ErrorResponse},
+        413: {"model": ErrorResponse},
+        503: {"model": ErrorResponse, "description": "The model stayed busy; see Retry-After."},
+    },
+)
+async def ask(
+    body: AskRequest,
+    request: Request,
+    service: ServiceDep,
+    settings: SettingsDep,
+    queue: ModelQueueDep,
+) -> Response | AskResponse:
+    """Answer one standalone question: the answer with `[n]` markers, `refused`, `citations`,
+    the `retrieved` papers with their scores, per-sentence support, `coverage`, `timings`, the
+    `prompt` id and `notes`, exactly as `rag ask --json` prints it.
+
+    Extractive mode quotes the abstracts without the model, so it does not queue for it.
+    """
+    service.answerer.validate(body.question)
+    if (body.mode or settings.mode) == "extractive":
+        quoted = await run_in_threadpool(service.ask, body.question, body.k, "extractive")
+        return AskResponse.from_answer(quoted)
+
+    def run(on_text: OnText) -> Answer:
+        return service.ask(body.question, k=body.k, mode=body.mode, on_text=on_text)
+
+    job = AnswerJob(run, stream=False)
+    await queue.start(job)
+    answer = await job.answer_while_connected(request)
+    if answer is None:
+        return Response(status_code=499)  # the client has gone; nobody reads this
+    return AskResponse.from_answer(answer)

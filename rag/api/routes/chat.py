@@ -1,0 +1,178 @@
+"""POST /v1/chat/completions: OpenAI-compatible chat over the collection, streamed or not."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from rag.answer import Answer, OnText
+from rag.api.deps import ModelQueueDep, ServiceDep, SettingsDep, resolve_model
+from rag.api.errors import ApiError, error_body, rag_error_status
+from rag.api.model_queue import AnswerJob, GenerationStopped
+from rag.api.schemas import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChunkChoice,
+    ChunkDelta,
+    CitationOut,
+    ErrorResponse,
+    new_completion_id,
+)
+from rag.conversation import Condensed, condense
+from rag.errors import QuestionError, RagError
+from rag.service import RagService
+from rag.settings import Settings
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["chat"])
+
+
+class EventStream(StreamingResponse):
+    """Server-sent events that stop their job however the response ends, even unstarted."""
+
+    media_type = "text/event-stream"
+
+    def __init__(self, content: AsyncIterator[str], job: AnswerJob) -> None:
+        super().__init__(content, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        self.job = job
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.job.stop()
+
+
+def standalone_question(
+    body: ChatCompletionRequest, service: RagService, settings: Settings
+) -> Condensed:
+    """Check the conversation and condense it into the query that retrieval will see."""
+    last_user = max((i for i, m in enumerate(body.messages) if m.role == "user"), default=None)
+    if last_user is None:
+        raise ApiError(
+            400,
+            "messages must include a user message with the question",
+            param="messages",
+            code="no_user_message",
+        )
+    if any(m.role == "assistant" for m in body.messages[last_user + 1 :]):
+        raise ApiError(
+            400,
+            "the last message must be the user's question, not an assistant message",
+            param=f"messages[{len(body.messages) - 1}]",
+            code="no_question",
+        )
+    try:
+        service.answerer.validate(body.messages[last_user].text())
+    except QuestionError as e:
+        raise ApiError(
+            400, str(e), param=f"messages[{last_user}].content", code="invalid_question"
+        ) from e
+    return condense(body.turns(), max_chars=settings.max_question_chars)
+
+
+def _chunk(
+    completion_id: str,
+    created: int,
+    model: str,
+    delta: ChunkDelta,
+    finish: bool = False,
+    query: str | None = None,
+) -> str:
+    choice = ChunkChoice(delta=delta, finish_reason="stop" if finish else None)
+    return ChatCompletionChunk(
+        id=completion_id, created=created, model=model, choices=[choice], query=query
+    ).sse()
+
+
+async def _events(job: AnswerJob, request: Request, model: str, query: str) -> AsyncIterator[str]:
+    completion_id, created = new_completion_id(), int(time.time())
+    watcher = asyncio.create_task(job.stop_on_disconnect(request))
+    try:
+        yield _chunk(completion_id, created, model, ChunkDelta(role="assistant", content=""))
+        async for piece in job.pieces():
+            yield _chunk(completion_id, created, model, ChunkDelta(content=piece))
+        try:
+            answer = await job.answer()
+        except GenerationStopped:
+            return
+        except RagError as e:
+            status, type_, code = rag_error_status(e)
+            log.warning("streamed answer failed (%d): %s", status, e)
+            yield f"data: {json.dumps(error_body(str(e), type_, None, code))}\n\n"
+            return
+        except Exception:  # the stream has started: report in-band, as OpenAI does
+            log.exception("streamed answer failed")
+            message = "internal server error; the server log has the details"
+            yield f"data: {json.dumps(error_body(message, 'server_error'))}\n\n"
+            return
+        citations = [CitationOut.from_citation(c) for c in answer.citations]
+        yield _chunk(
+            completion_id,
+            created,
+            model,
+            ChunkDelta(citations=citations, refused=answer.refused),
+            finish=True,
+            query=query,
+        )
+        yield "data: [DONE]\n\n"
+    finally:
+        watcher.cancel()
+        job.stop()
+
+
+@router.post(
+    "/chat/completions",
+    response_model=ChatCompletion,
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "A chat completion, or with `stream: true` server-sent chunks.",
+        },
+        400: {"model": ErrorResponse},
+        401: {"model": ErrorResponse},
+        404: {"model": ErrorResponse},
+        413: {"model": ErrorResponse},
+        503: {"model": ErrorResponse, "description": "The model stayed busy; see Retry-After."},
+    },
+)
+async def chat_completions(
+    body: ChatCompletionRequest,
+    request: Request,
+    service: ServiceDep,
+    settings: SettingsDep,
+    queue: ModelQueueDep,
+) -> Response | ChatCompletion:
+    """Answer the conversation's last user message from the collection, citing papers as `[n]`.
+
+    Works with OpenAI's clients (`base_url=http://127.0.0.1:8000/v1`). A follow-up ("and what
+    dataset did it use?") is condensed with the earlier turns into a standalone query, returned
+    as `query`. The answer's `message` adds `citations` (the papers behind each `[n]`) and
+    `refused` (true when the collection does not cover the question; the content then says so
+    and names the nearest papers). With `stream: true` the verified sentences arrive as
+    `chat.completion.chunk` events; the final chunk's delta carries `citations` and `refused`,
+    then `data: [DONE]`. One generation runs at a time: a request that waits longer than
+    RAG_QUEUE_TIMEOUT_S gets 503 with Retry-After. A client that disconnects stops its generation.
+    """
+    model = resolve_model(body.model, service)
+    condensed = standalone_question(body, service, settings)
+
+    def ask(on_text: OnText) -> Answer:
+        return service.ask(condensed.query, on_text=on_text)
+
+    job = AnswerJob(ask, stream=body.stream)
+    await queue.start(job)
+    if body.stream:
+        return EventStream(_events(job, request, model, condensed.query), job)
+    answer = await job.answer_while_connected(request)
+    if answer is None:
+        return Response(status_code=499)  # the client has gone; nobody reads this
+    return ChatCompletion.from_answer(new_completion_id(), model, condensed.query, answer)

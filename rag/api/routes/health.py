@@ -1,0 +1,20 @@
+"""GET /healthz: is the server up, and is the model busy? Never needs the API key."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from rag.api.deps import ModelQueueDep, ServiceDep
+from rag.api.schemas import GenerationStatus, Health
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=Health)
+def health(service: ServiceDep, queue: ModelQueueDep) -> Health:
+    """Up once the embedder, store and model are loaded; says whether a generation is running
+    and how many requests wait for the model. Cheap: touches neither the store nor the model."""
+    return Health(
+        model=service.model_name,
+        generation=GenerationStatus(busy=queue.busy, waiting=queue.waiting),
+    )

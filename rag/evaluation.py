@@ -1,0 +1,202 @@
+"""`rag eval`: retrieval, citation, answer and refusal quality on a question file, with figures.
+
+Question file: JSONL with `qid`, `kind`, `question`, `gold_titles`, `also_relevant`,
+`answer_facts` (alternatives inside one fact separated by " | "). A question with no gold
+titles is unanswerable: the right behaviour is a refusal.
+
+Averages are over questions (macro), except `answer_fact_accuracy`, which is over facts.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rag.errors import CorpusError
+
+
+@dataclass(frozen=True)
+class Question:
+    qid: str
+    kind: str
+    question: str
+    gold_titles: tuple[str, ...]
+    also_relevant: tuple[str, ...] = ()
+    answer_facts: tuple[str, ...] = ()
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.gold_titles)
+
+
+@dataclass
+class Outcome:
+    """What the system did for one question; enough to compute every metric."""
+
+    question: Question
+    retrieved: list[str]  # titles, best first
+    cited: list[str]
+    answer: str
+    refused: bool
+    sentences: int
+    unsupported_sentences: int  # in the final answer
+    rejected_sentences: int  # generated, then rejected by the support check
+    latency_ms: float
+    first_token_ms: float | None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def load_questions(path: Path) -> list[Question]:
+    questions = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        raise CorpusError(f"cannot read question file {path}: {e.strerror}", fix="check the path") from e
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            questions.append(Question(
+                qid=str(row.get("qid", number)), kind=str(row.get("kind", "question")), question=str(row["question"]),
+                gold_titles=tuple(row.get("gold_titles") or ()), also_relevant=tuple(row.get("also_relevant") or ()),
+                answer_facts=tuple(row.get("answer_facts") or ()),
+            ))
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            raise CorpusError(f"{path}:{number}: not a question record ({e})", fix="each line needs at least a 'question'") from e
+    if not questions:
+        raise CorpusError(f"no questions in {path}", fix="pass a JSONL file of questions")
+    return questions
+
+
+def _norm(title: str) -> str:
+    return " ".join(title.casefold().split())
+
+
+def fact_found(fact: str, answer: str) -> bool:
+    text = answer.casefold()
+    return any(alt.strip().casefold() in text for alt in fact.split(" | ") if alt.strip())
+
+
+def _mean(values: Iterable[float]) -> float | None:
+    values = list(values)
+    return round(statistics.fmean(values), 4) if values else None
+
+
+def _percentile(values: Sequence[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return round(ordered[index], 1)
+
+
+def per_question(o: Outcome, corpus_titles: set[str]) -> dict[str, Any]:
+    q = o.question
+    gold = {_norm(t) for t in q.gold_titles}
+    relevant = gold | {_norm(t) for t in q.also_relevant}
+    retrieved = [_norm(t) for t in o.retrieved]
+    cited = list(dict.fromkeys(_norm(t) for t in o.cited))
+    row: dict[str, Any] = {
+        "qid": q.qid, "kind": q.kind, "question": q.question, "refused": o.refused,
+        "answer": o.answer, "cited": o.cited, "retrieved": o.retrieved[:5],
+        "latency_ms": round(o.latency_ms, 1),
+        "first_token_ms": round(o.first_token_ms, 1) if o.first_token_ms is not None else None,
+        "invented_citations": sum(1 for t in cited if t not in corpus_titles),
+        "sentences": o.sentences, "unsupported_sentences": o.unsupported_sentences,
+        "rejected_sentences": o.rejected_sentences, **o.extra,
+    }
+    if q.answerable:
+        row["recall_at_5"] = len(gold & set(retrieved[:5])) / min(len(gold), 5)
+        row["reciprocal_rank"] = next((1 / i for i, t in enumerate(retrieved, start=1) if t in gold), 0.0)
+        row["citation_recall"] = len(gold & set(cited)) / len(gold)
+        if not o.refused and cited:
+            row["citation_precision"] = sum(1 for t in cited if t in relevant) / len(cited)
+        row["facts_found"] = sum(fact_found(f, o.answer) for f in q.answer_facts)
+        row["facts"] = len(q.answer_facts)
+    return row
+
+
+def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    answerable = [r for r in rows if "recall_at_5" in r]
+    unanswerable = [r for r in rows if "recall_at_5" not in r]
+    facts = sum(r.get("facts", 0) for r in answerable)
+    sentences = sum(r["sentences"] for r in rows)
+    generated = sentences + sum(r["rejected_sentences"] for r in rows)
+    latencies = [r["latency_ms"] for r in rows]
+    first_tokens = [r["first_token_ms"] for r in rows if r["first_token_ms"] is not None]
+    return {
+        "questions": len(rows),
+        "recall_at_5": _mean(r["recall_at_5"] for r in answerable),
+        "mrr": _mean(r["reciprocal_rank"] for r in answerable),
+        "citation_precision": _mean(r["citation_precision"] for r in answerable if "citation_precision" in r),
+        "citation_recall": _mean(r["citation_recall"] for r in answerable),
+        "answer_fact_accuracy": round(sum(r.get("facts_found", 0) for r in answerable) / facts, 4) if facts else None,
+        "refusal_accuracy": _mean(1.0 if r["refused"] else 0.0 for r in unanswerable),
+        "false_refusal_rate": _mean(1.0 if r["refused"] else 0.0 for r in answerable),
+        "invented_citations": sum(r["invented_citations"] for r in rows),
+        "unsupported_sentence_rate": round(sum(r["unsupported_sentences"] for r in rows) / sentences, 4) if sentences else 0.0,
+        "rejected_sentence_rate": round(sum(r["rejected_sentences"] for r in rows) / generated, 4) if generated else 0.0,
+        "latency_ms_p50": _percentile(latencies, 0.5),
+        "latency_ms_p95": _percentile(latencies, 0.95),
+        "first_token_ms_p50": _percentile(first_tokens, 0.5),
+    }
+
+
+def evaluate(
+    questions: Sequence[Question],
+    run: Callable[[Question], Outcome],
+    corpus_titles: Iterable[str],
+    progress: Callable[[Iterable[Question]], Iterable[Question]] = lambda qs: qs,
+) -> dict[str, Any]:
+    titles = {_norm(t) for t in corpus_titles}
+    rows = [per_question(run(q), titles) for q in progress(questions)]
+    result = summarize(rows)
+    result["by_kind"] = {kind: summarize([r for r in rows if r["kind"] == kind]) for kind in sorted({r["kind"] for r in rows})}
+    result["per_question"] = rows
+    return result
+
+
+TABLE_COLUMNS = [
+    ("n", "questions"), ("R@5", "recall_at_5"), ("MRR", "mrr"), ("cit.P", "citation_precision"),
+    ("cit.R", "citation_recall"), ("facts", "answer_fact_accuracy"), ("refuse", "refusal_accuracy"),
+    ("false.ref", "false_refusal_rate"), ("invented", "invented_citations"), ("unsup", "unsupported_sentence_rate"),
+    ("p50 ms", "latency_ms_p50"), ("ttft ms", "first_token_ms_p50"),
+]
+
+
+def format_table(result: dict[str, Any]) -> str:
+    def cell(value: Any) -> str:
+        if value is None:
+            return "-"
+        return f"{value:.2f}" if isinstance(value, float) and value < 10 else str(int(value)) if isinstance(value, float) else str(value)
+
+    header = f"{'kind':<14}" + "".join(f"{name:>10}" for name, _ in TABLE_COLUMNS)
+    lines = [header, "-" * len(header)]
+    for kind, figures in [*result["by_kind"].items(), ("overall", result)]:
+        lines.append(f"{kind:<14}" + "".join(f"{cell(figures.get(key)):>10}" for _, key in TABLE_COLUMNS))
+    return "\n".join(lines)
+
+
+def outcome_from_answer(question: Question, answer: Any) -> Outcome:
+    """Read an `rag.answer.Answer` (or its dict) into an Outcome."""
+    data = answer if isinstance(answer, dict) else answer.to_dict()
+    sentences = data.get("sentences", [])
+    shown_unsupported = sum(1 for s in sentences if not s["supported"])
+    return Outcome(
+        question=question,
+        retrieved=[p["title"] for p in data["retrieved"]],
+        cited=[c["title"] for c in data["citations"]],
+        answer=data["answer"],
+        refused=bool(data["refused"]),
+        sentences=len(sentences),
+        unsupported_sentences=shown_unsupported,
+        rejected_sentences=max(0, int(data.get("unsupported_sentences", 0)) - shown_unsupported),
+        latency_ms=float(data["timings"]["total_ms"]),
+        first_token_ms=data["timings"].get("first_token_ms"),
+        extra={"coverage": data.get("coverage"), "notes": data.get("notes", [])},
+    )

@@ -1,0 +1,52 @@
+"""POST /v1/ask: the `rag ask --json` shape over HTTP."""
+
+from __future__ import annotations
+
+from api_helpers import GROKKING, ScriptedModel
+from fastapi.testclient import TestClient
+
+from rag.service import RagService
+
+
+def test_ask_returns_the_cli_json_shape(client: TestClient, api_service: RagService) -> None:
+    expected = api_service.ask("What is grokking?").to_dict()
+
+    response = client.post("/v1/ask", json={"question": "What is grokking?"})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert list(body) == list(expected)
+    for key in (
+        "question",
+        "answer",
+        "refused",
+        "citations",
+        "retrieved",
+        "sentences",
+        "mode",
+        "prompt",
+    ):
+        assert body[key] == expected[key], key
+    assert body["citations"][0]["title"] == GROKKING
+
+
+def test_ask_extractive_quotes_without_the_model(client: TestClient, model: ScriptedModel) -> None:
+    response = client.post(
+        "/v1/ask", json={"question": "What is grokking?", "mode": "extractive", "k": 3}
+    )
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["mode"] == "extractive" and body["model"] == "none"
+    assert len(body["retrieved"]) <= 3
+    assert body["citations"][0]["title"] == GROKKING
+    assert model.calls == []
+
+
+def test_ask_refuses_what_the_collection_does_not_cover(client: TestClient) -> None:
+    response = client.post(
+        "/v1/ask", json={"question": "What is the boiling point of water on Everest?"}
+    )
+
+    assert response.status_code == 200
+    assert response.json()["refused"] is True

@@ -1,0 +1,140 @@
+"""POST /v1/chat/completions through the real app: shapes, streaming, refusals, citations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from api_helpers import GROKKING, ScriptedModel, sse_events
+from fastapi.testclient import TestClient
+
+from rag.prompts import CANNOT_ANSWER
+from rag.service import RagService
+
+
+def chat(question: str, **extra: Any) -> dict[str, Any]:
+    return {"model": "rag", "messages": [{"role": "user", "content": question}], **extra}
+
+
+def test_answer_carries_markers_and_citations(client: TestClient) -> None:
+    response = client.post("/v1/chat/completions", json=chat("What is grokking?"))
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["object"] == "chat.completion" and body["id"].startswith("chatcmpl-")
+    assert body["model"] == "fake"
+    assert body["query"] == "What is grokking?"
+    choice = body["choices"][0]
+    assert choice["finish_reason"] == "stop"
+    message = choice["message"]
+    assert message["role"] == "assistant" and message["refused"] is False
+    assert "[1]" in message["content"]
+    assert [c["title"] for c in message["citations"]] == [GROKKING]
+    citation = message["citations"][0]
+    assert citation["n"] == 1 and citation["paper_id"] and citation["snippet"]
+
+
+def test_stream_sends_chunks_then_citations_then_done(client: TestClient) -> None:
+    plain = client.post("/v1/chat/completions", json=chat("What is grokking?")).json()
+
+    response = client.post("/v1/chat/completions", json=chat("What is grokking?", stream=True))
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    events = sse_events(response.text)
+    assert events[-1] == "[DONE]"
+    chunks = events[:-1]
+    assert all(c["object"] == "chat.completion.chunk" for c in chunks)
+    assert len({c["id"] for c in chunks}) == 1
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    pieces = [c["choices"][0]["delta"].get("content") for c in chunks[1:-1]]
+    assert len(pieces) >= 2, "each verified sentence is its own chunk"
+    streamed, whole = "".join(pieces), plain["choices"][0]["message"]["content"]
+    assert streamed.split() == whole.split(), "the stream adds up to the non-streamed answer"
+    final = chunks[-1]
+    assert final["choices"][0]["finish_reason"] == "stop"
+    assert [c["title"] for c in final["choices"][0]["delta"]["citations"]] == [GROKKING]
+    assert final["choices"][0]["delta"]["refused"] is False
+    assert final["query"] == "What is grokking?"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_refusal_is_an_ordinary_message_with_a_flag(
+    client: TestClient, model: ScriptedModel, stream: bool
+) -> None:
+    response = client.post(
+        "/v1/chat/completions", json=chat("Who wrote the novel Pride and Prejudice?", stream=stream)
+    )
+
+    assert response.status_code == 200
+    if stream:
+        chunks = sse_events(response.text)[:-1]
+        content = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
+        final = chunks[-1]["choices"][0]["delta"]
+        refused, citations = final["refused"], final["citations"]
+    else:
+        message = response.json()["choices"][0]["message"]
+        content, refused, citations = message["content"], message["refused"], message["citations"]
+        assert message["refusal"] is None
+    assert refused is True
+    assert content.startswith(CANNOT_ANSWER)
+    assert citations == []
+    assert model.calls == [], "a refusal is decided before the model runs"
+
+
+def test_chat_calls_the_service_like_the_cli(
+    client: TestClient, api_service: RagService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[str, bool]] = []
+    real_ask = api_service.ask
+
+    def spy(
+        question: str, k: int | None = None, mode: str | None = None, on_text: Any = None
+    ) -> Any:
+        calls.append((question, on_text is not None))
+        return real_ask(question, k=k, mode=mode, on_text=on_text)
+
+    monkeypatch.setattr(api_service, "ask", spy)
+    client.post("/v1/chat/completions", json=chat("What is grokking?", stream=True))
+
+    assert calls == [("What is grokking?", True)]
+
+
+def test_system_prompt_and_sampling_fields_are_accepted(client: TestClient) -> None:
+    body = chat(
+        "What is grokking?", temperature=0.7, max_tokens=50, top_p=1, n=1, user="u1", seed=3
+    )
+    body["messages"].insert(0, {"role": "system", "content": "You are a helpful assistant."})
+
+    response = client.post("/v1/chat/completions", json=body)
+
+    assert response.status_code == 200
+    assert response.json()["query"] == "What is grokking?"
+
+
+def test_content_as_text_parts(client: TestClient) -> None:
+    body = {
+        "model": "rag",
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "What is grokking?"}]}],
+    }
+
+    response = client.post("/v1/chat/completions", json=body)
+
+    assert response.status_code == 200
+    assert response.json()["choices"][0]["message"]["citations"][0]["title"] == GROKKING
+
+
+@pytest.mark.parametrize("name", ["rag", "fake", None])
+def test_model_may_be_the_configured_name_or_the_alias(
+    client: TestClient, name: str | None
+) -> None:
+    body = chat("What is grokking?")
+    if name is None:
+        del body["model"]
+    else:
+        body["model"] = name
+
+    response = client.post("/v1/chat/completions", json=body)
+
+    assert response.status_code == 200
+    assert response.json()["model"] == "fake"

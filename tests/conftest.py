@@ -1,0 +1,150 @@
+"""Shared fixtures: one real embedder per session, one real Chroma store of the fixture corpus.
+
+Everything here is real (sentence-transformers, Chroma on disk under a tmp folder); only the
+language model is replaced, and only in the tests that say so. Test modules get what they need
+through fixtures, never `import conftest` (another conftest.py below tests/ would shadow it).
+"""
+
+from __future__ import annotations
+
+import os
+
+# before anything imports transformers or chromadb: never reach for a hub, never phone home
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+import re  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from rag.chunking import split_sentences  # noqa: E402
+from rag.corpus import Paper, load_corpus  # noqa: E402
+from rag.embedding import Embedder  # noqa: E402
+from rag.generation import FakeGenerator  # noqa: E402
+from rag.ingest import IngestReport, ingest  # noqa: E402
+from rag.service import RagService  # noqa: E402
+from rag.settings import PROJECT_DIR, Settings, bundled_embedder_path  # noqa: E402
+from rag.store import Store  # noqa: E402
+
+FIXTURE_CORPUS = Path(__file__).resolve().parent / "fixtures" / "papers.txt"
+FULL_CORPUS = PROJECT_DIR / "corpus" / "papers.txt"
+
+# The settings every store below is built with (the defaults, spelled out so that a changed
+# default shows up here rather than as a confusing fingerprint mismatch).
+CHUNK_MAX_TOKENS = 200
+CHUNK_OVERLAP = 1
+
+Messages = Sequence[dict[str, str]]
+Reply = str | Callable[[Messages], str]
+
+
+@pytest.fixture(autouse=True)
+def _no_rag_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings read RAG_* variables: a developer's shell must not change what the tests see."""
+    for name in list(os.environ):
+        if name.startswith("RAG_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def fixture_corpus() -> Path:
+    """tests/fixtures/papers.txt: six papers, page-chrome lines, a glued "Subscribe" prefix."""
+    return FIXTURE_CORPUS
+
+
+@pytest.fixture(scope="session")
+def full_corpus() -> Path:
+    """The bundled corpus/papers.txt (261 papers)."""
+    return FULL_CORPUS
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The real bundled all-MiniLM-L6-v2, loaded once for the whole run."""
+    return Embedder(bundled_embedder_path())
+
+
+@pytest.fixture(scope="session")
+def fixture_papers() -> list[Paper]:
+    return load_corpus(FIXTURE_CORPUS).papers
+
+
+@pytest.fixture(scope="session")
+def fixture_titles(fixture_papers: list[Paper]) -> set[str]:
+    return {p.title for p in fixture_papers}
+
+
+@pytest.fixture(scope="session")
+def ingest_into(embedder: Embedder) -> Callable[..., IngestReport]:
+    """`ingest_into(store_path, corpus=fixture, max_tokens=200, overlap=1)`: a real ingest."""
+
+    def run(
+        store_path: Path,
+        corpus: Path = FIXTURE_CORPUS,
+        max_tokens: int = CHUNK_MAX_TOKENS,
+        overlap: int = CHUNK_OVERLAP,
+    ) -> IngestReport:
+        return ingest(
+            corpus, Store(store_path, "papers"), embedder, max_tokens, overlap, batch_size=64
+        )
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def fixture_store(
+    tmp_path_factory: pytest.TempPathFactory, ingest_into: Callable[..., IngestReport]
+) -> Path:
+    """A real Chroma store of the six fixture papers, built once. Tests must not write to it."""
+    path = tmp_path_factory.mktemp("fixture-store") / "store"
+    report = ingest_into(path)
+    assert report.papers == 6 and report.added_chunks == report.chunks > 0
+    return path
+
+
+@pytest.fixture(scope="session")
+def make_service(
+    embedder: Embedder, fixture_store: Path
+) -> Callable[..., tuple[RagService, FakeGenerator]]:
+    """`make_service(reply, **settings)`: a RagService over the shared fixture store with the
+    session's embedder and a fresh scripted model (returned too, to inspect its calls).
+
+    Services are reused per distinct settings (their indexes and caches are read-only state);
+    each call installs a new FakeGenerator, so no test sees another's model calls.
+    """
+    services: dict[tuple[tuple[str, object], ...], RagService] = {}
+
+    def make(reply: Reply = "", **overrides: object) -> tuple[RagService, FakeGenerator]:
+        key = tuple(sorted(overrides.items()))
+        if key not in services:
+            settings = Settings(store_path=fixture_store, corpus_path=FIXTURE_CORPUS, **overrides)  # type: ignore[arg-type]
+            services[key] = RagService(settings)
+            services[key].__dict__["embedder"] = (
+                embedder  # fill the cached_property: no second load
+            )
+        service = services[key]
+        fake = FakeGenerator(reply)
+        service._generator = fake  # what RagService(settings, generator=fake) sets
+        return service, fake
+
+    return make
+
+
+_SOURCE = re.compile(r"^\[(\d+)\] (.+)\n(.+)$", re.M)
+
+
+def _prompt_sources(messages: Messages) -> dict[int, tuple[str, list[str]]]:
+    user = messages[-1]["content"]
+    return {
+        int(m.group(1)): (m.group(2), split_sentences(m.group(3))) for m in _SOURCE.finditer(user)
+    }
+
+
+@pytest.fixture(scope="session")
+def prompt_sources() -> Callable[[Messages], dict[int, tuple[str, list[str]]]]:
+    """Reads the numbered sources back out of a rendered prompt: {n: (title, sentences)}."""
+    return _prompt_sources

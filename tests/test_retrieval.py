@@ -1,0 +1,96 @@
+"""Hybrid retrieval with the real embedder over the fixture store: paraphrases find their paper."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.citations import content_terms
+from rag.embedding import Embedder
+from rag.retrieval import Retriever
+from rag.store import Store
+
+# Each question paraphrases its paper without reusing a content word of the paper's title, so
+# that only meaning (or abstract vocabulary) can find it.
+PARAPHRASES = [
+    (
+        "Which work models likeness between objects through the features they share and the "
+        "features that set them apart?",
+        "Tversky Neural Networks",
+    ),
+    (
+        "a layer that replaces linear projections and lowers perplexity with fewer parameters",
+        "Tversky Neural Networks",
+    ),
+    (
+        "networks that suddenly start predicting unseen inputs correctly long after memorizing "
+        "their training data",
+        "Grokking",
+    ),
+    (
+        "embeddings trained by comparing distances among three examples, beating a Siamese "
+        "architecture",
+        "Deep metric learning using Triplet network",
+    ),
+    (
+        "a pipeline that configures itself automatically for each new biomedical dataset and won "
+        "the decathlon challenge",
+        "nnU-Net",
+    ),
+    (
+        "inferring temperature and velocity fields in convection flows from a few sparse sensor "
+        "readings",
+        "Physics-informed neural networks",
+    ),
+    (
+        "putting learnable activation functions on edges instead of nodes to predict satellite "
+        "traffic",
+        "Kolmogorov-Arnold Networks",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def retriever(fixture_store: Path, embedder: Embedder) -> Retriever:
+    return Retriever(Store(fixture_store, "papers"), embedder)
+
+
+@pytest.mark.parametrize(("question", "title_start"), PARAPHRASES, ids=[t for _, t in PARAPHRASES])
+def test_paraphrased_question_puts_the_right_paper_first(
+    retriever: Retriever, fixture_titles: set[str], question: str, title_start: str
+) -> None:
+    [title] = [t for t in fixture_titles if t.startswith(title_start)]
+    assert not content_terms(question) & content_terms(title), (
+        "the paraphrase must not copy title words"
+    )
+    result = retriever.retrieve(question, 5)
+    assert result.papers[0].title == title, [p.title for p in result.papers]
+    assert result.papers[0].score > result.papers[1].score
+
+
+def test_results_are_ranked_papers_without_duplicates(
+    retriever: Retriever, fixture_titles: set[str]
+) -> None:
+    result = retriever.retrieve("neural networks", 3)
+    assert len(result.papers) == 3
+    assert len({p.paper_id for p in result.candidates}) == len(result.candidates) == 6
+    scores = [p.score for p in result.candidates]
+    assert scores == sorted(scores, reverse=True)
+    assert result.papers == result.candidates[:3]
+    assert {p.title for p in result.candidates} == fixture_titles
+    for paper in result.candidates:
+        assert -1.0 <= paper.dense <= 1.0
+        assert paper.chunks and all(c.paper_id == paper.paper_id for c in paper.chunks)
+
+
+def test_a_question_of_stop_words_still_retrieves_by_meaning(retriever: Retriever) -> None:
+    result = retriever.retrieve("Is it this, or is it that?", 2)
+    assert result.lexical_max == 0.0  # no BM25 term, nothing crashes
+    assert len(result.papers) == 2
+
+
+def test_an_exact_rare_term_is_found(retriever: Retriever) -> None:
+    result = retriever.retrieve("Penn Treebank", 5)
+    assert result.papers[0].title.startswith("Tversky")
+    assert result.lexical_max > 0
