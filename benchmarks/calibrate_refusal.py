@@ -29,13 +29,17 @@ def main(path: str) -> None:
     rows = []
     for q in load_questions(Path(path)):
         retrieval = answerer.retriever.retrieve(q.question, service.settings.top_k)
-        texts = {pid: f"{p.title} {p.abstract}" for pid, p in service.store.get_papers([h.paper_id for h in retrieval.papers[:3]]).items()}
+        texts = {
+            pid: f"{p.title} {p.abstract}"
+            for pid, p in service.store.get_papers([h.paper_id for h in retrieval.papers[:3]]).items()
+        }
         cov = assess(q.question, retrieval, answerer.stats, texts, 0.0)
         rows.append((cov.score, bool(cov.missing_terms), q.answerable))
     answerable = [r for r in rows if r[2]]
     unanswerable = [r for r in rows if not r[2]]
     print(f"{len(answerable)} answerable, {len(unanswerable)} unanswerable questions")
-    print(f"refused by the named-term or quantity check: {sum(r[1] for r in unanswerable)} unanswerable, {sum(r[1] for r in answerable)} answerable")
+    flagged_u, flagged_a = sum(r[1] for r in unanswerable), sum(r[1] for r in answerable)
+    print(f"refused by the named-term or quantity check: {flagged_u} unanswerable, {flagged_a} answerable")
     scores = sorted({round(r[0], 4) for r in rows})
     cuts = [0.0] + [(a + b) / 2 for a, b in zip(scores, scores[1:], strict=False)] + [1.0]
     best: tuple[float, float, float] | None = None

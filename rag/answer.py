@@ -33,11 +33,6 @@ from rag.settings import Settings
 log = logging.getLogger(__name__)
 
 OnText = Callable[[str], None]
-# A paper joins the answer's sources when its retrieval score is this close to the best one's:
-# only near-ties when the question asks for one paper (by the reranked score); for several
-# papers, by the fused dense + lexical score, since the sentence rerank is tuned to pick one.
-SINGLE_MARGIN = 0.02
-SEVERAL_MARGIN = 0.08
 SEVERAL_LIMIT = 5
 _SEVERAL = re.compile(r"\b(papers|works|studies|articles|abstracts|approaches|methods)\b", re.IGNORECASE)
 
@@ -94,6 +89,19 @@ class Answer:
         }
 
 
+def validate_question(question: str, max_chars: int) -> str:
+    """The question with white space normalised; raises QuestionError if it is unusable."""
+    question = " ".join(question.split())
+    if not question:
+        raise QuestionError("the question is empty", fix='ask something, e.g. rag ask "What is grokking?"')
+    if len(question) > max_chars:
+        raise QuestionError(
+            f"the question is {len(question):,} characters long; the limit is {max_chars:,}",
+            fix="shorten it or raise RAG_MAX_QUESTION_CHARS",
+        )
+    return question
+
+
 def refusal_text(nearest: Sequence[PaperHit]) -> str:
     text = CANNOT_ANSWER
     if nearest:
@@ -133,25 +141,19 @@ class Answerer:
     # ---- evidence ---------------------------------------------------------------------------
 
     def validate(self, question: str) -> str:
-        question = " ".join(question.split())
-        if not question:
-            raise QuestionError("the question is empty", fix='ask something, e.g. rag ask "What is grokking?"')
-        if len(question) > self.settings.max_question_chars:
-            raise QuestionError(
-                f"the question is {len(question):,} characters long; the limit is {self.settings.max_question_chars:,}",
-                fix="shorten it or raise RAG_MAX_QUESTION_CHARS",
-            )
-        return question
+        return validate_question(question, self.settings.max_question_chars)
 
     def relevant(self, question: str, retrieval: Retrieval) -> list[PaperHit]:
         """The retrieved papers close enough to the best one to count as sources; for a
         question about several papers, chosen by MMR so near-duplicates do not crowd others out."""
         if not retrieval.papers:
             return []
+        # for several papers the fused dense + lexical score decides, since the sentence rerank
+        # is tuned to put the one best paper first
         if wants_several(question):
-            floor = max(p.fused for p in retrieval.papers) - SEVERAL_MARGIN
+            floor = max(p.fused for p in retrieval.papers) - self.settings.several_margin
             return mmr([p for p in retrieval.candidates if p.fused >= floor], SEVERAL_LIMIT)
-        floor = retrieval.papers[0].score - SINGLE_MARGIN
+        floor = retrieval.papers[0].score - self.settings.single_margin
         return [p for p in retrieval.candidates if p.score >= floor][: self.settings.max_sources]
 
     def rank_sentences(self, question: str, vector: np.ndarray[Any, Any], paper: Paper) -> list[tuple[float, int, str]]:
@@ -164,7 +166,9 @@ class Answerer:
             scored.append((float(sim) + 0.3 * overlap, i, sentence))
         return sorted(scored, reverse=True)
 
-    def sources(self, question: str, vector: np.ndarray[Any, Any], papers: Sequence[PaperHit], per_source: int) -> list[Source]:
+    def sources(
+        self, question: str, vector: np.ndarray[Any, Any], papers: Sequence[PaperHit], per_source: int
+    ) -> list[Source]:
         """Numbered sources, each with its `per_source` most relevant sentences in abstract order."""
         records = self._papers([p.paper_id for p in papers])
         out: list[Source] = []
@@ -186,7 +190,9 @@ class Answerer:
 
     # ---- the loop ---------------------------------------------------------------------------
 
-    def ask(self, question: str, k: int | None = None, mode: str | None = None, on_text: OnText | None = None) -> Answer:
+    def ask(
+        self, question: str, k: int | None = None, mode: str | None = None, on_text: OnText | None = None
+    ) -> Answer:
         started = time.perf_counter()
         question = self.validate(question)
         mode = mode or self.settings.mode
@@ -195,11 +201,22 @@ class Answerer:
         vector = self.embedder.embed_one(question)
         retrieval = self.retriever.retrieve_with_vector(question, vector, k)
         retrieve_ms = (time.perf_counter() - started) * 1000
-        top_texts = {pid: f"{p.title} {p.abstract}" for pid, p in self._papers([h.paper_id for h in retrieval.papers[:3]]).items()}
+        top_texts = {
+            pid: f"{p.title} {p.abstract}"
+            for pid, p in self._papers([h.paper_id for h in retrieval.papers[:3]]).items()
+        }
         coverage = assess(question, retrieval, self.stats, top_texts, self.settings.refusal_threshold)
         template = load_template(self.settings.prompts_dir, "answer")
-        answer = Answer(question, "", False, mode, "none", template.id if mode == "generative" else "extractive",
-                        retrieved=retrieval.papers, coverage=coverage)
+        answer = Answer(
+            question,
+            "",
+            False,
+            mode,
+            "none",
+            template.id if mode == "generative" else "extractive",
+            retrieved=retrieval.papers,
+            coverage=coverage,
+        )
         answer.timings = {"retrieve_ms": retrieve_ms, "first_token_ms": None, "generate_ms": 0.0}
 
         if not coverage.covered:
@@ -222,7 +239,9 @@ class Answerer:
         answer.timings["total_ms"] = (time.perf_counter() - started) * 1000
         return answer
 
-    def _fit(self, generator: Generator, template: Template, question: str, sources: Sequence[Source], answer: Answer) -> tuple[list[Source], list[dict[str, str]]]:
+    def _fit(
+        self, generator: Generator, template: Template, question: str, sources: Sequence[Source], answer: Answer
+    ) -> tuple[list[Source], list[dict[str, str]]]:
         """The sources shown to the model, trimmed to the context window: sentences first, then
         whole sources. What is left out is said in the answer's notes, never cut silently."""
         budget = generator.n_ctx - self.settings.max_tokens - 16
@@ -237,15 +256,19 @@ class Answerer:
             longest = max(shown, key=lambda s: len(s.sentences))
             if len(longest.sentences) > 1:
                 shown[shown.index(longest)] = Source(longest.n, longest.paper_id, longest.title, longest.sentences[:-1])
-                answer.notes.append(f'source [{longest.n}] was shortened to fit the context window')
+                answer.notes.append(f"source [{longest.n}] was shortened to fit the context window")
             elif len(shown) > 1:
                 dropped = shown.pop()
-                answer.notes.append(f'source [{dropped.n}] "{dropped.title}" was left out: it did not fit the context window')
+                answer.notes.append(
+                    f'source [{dropped.n}] "{dropped.title}" was left out: it did not fit the context window'
+                )
             else:
                 answer.notes.append("the question and one sentence exceed the context window; answering by quotes only")
                 return [], []
 
-    def _generate(self, answer: Answer, template: Template, question: str, sources: Sequence[Source], on_text: OnText | None) -> list[AnswerSentence]:
+    def _generate(
+        self, answer: Answer, template: Template, question: str, sources: Sequence[Source], on_text: OnText | None
+    ) -> list[AnswerSentence]:
         """The model's lead: streamed sentence by sentence, each shown only once it is checked."""
         generator = self._generator()
         answer.model = generator.name
@@ -263,13 +286,23 @@ class Answerer:
                 self._check(answer, sentence, shown, kept, on_text)
             done = max(done, len(finished))
         for sentence in parse_sentences(text)[done:]:
-            self._check(answer, sentence, shown, kept, on_text)
+            if re.search(r"[.!?]$", sentence.text):  # an unfinished last sentence is not a claim
+                self._check(answer, sentence, shown, kept, on_text)
         answer.timings["generate_ms"] = (time.perf_counter() - started) * 1000
         if text.strip() and not any(s.supported for s in kept):
-            answer.notes.append("no sentence the model wrote was supported by the sources; the answer is quoted from them")
+            answer.notes.append(
+                "no sentence the model wrote was supported by the sources; the answer is quoted from them"
+            )
         return kept
 
-    def _check(self, answer: Answer, sentence: AnswerSentence, shown: Sequence[Source], kept: list[AnswerSentence], on_text: OnText | None) -> None:
+    def _check(
+        self,
+        answer: Answer,
+        sentence: AnswerSentence,
+        shown: Sequence[Source],
+        kept: list[AnswerSentence],
+        on_text: OnText | None,
+    ) -> None:
         """Keep, flag or drop one generated sentence."""
         if _is_refusal(sentence.text):
             # coverage already judged the question answerable from evidence; the tiny model's own
@@ -289,7 +322,9 @@ class Answerer:
     def _finish(self, answer: Answer, sentences: list[AnswerSentence], sources: Sequence[Source]) -> None:
         by_n = {s.n: s for s in sources}
         answer.sentences = sentences
-        lead = " ".join(s.rendered() + ("" if s.supported else " (unsupported)") for s in sentences if s.kind == "generated")
+        lead = " ".join(
+            s.rendered() + ("" if s.supported else " (unsupported)") for s in sentences if s.kind == "generated"
+        )
         quoted = " ".join(s.rendered() for s in sentences if s.kind == "quote")
         answer.answer = "\n\n".join(part for part in (lead, quoted) if part)
         cited = sorted({n for s in sentences if s.supported for n in s.citations})

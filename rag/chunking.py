@@ -17,7 +17,7 @@ CHUNKER_VERSION = "sentences-v1"
 
 # Split after . ! ? when the next sentence starts with a capital, digit or bracket, except after
 # common abbreviations ("e.g.", "et al.", "Fig.") that end with a period mid-sentence.
-_BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9(\[\"'])")
+_BOUNDARY = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[A-Z0-9(\[\"'])")
 _ABBREVIATIONS = ("e.g.", "i.e.", "et al.", "etc.", "vs.", "Fig.", "Eq.", "cf.", "approx.", "resp.", "No.")
 
 
@@ -95,7 +95,10 @@ def chunk_paper(
         groups.append(list(range(start, end)))
         if end >= len(sentences):
             break
-        start = max(start + 1, end - overlap_sentences)
+        overlap_start = max(start + 1, end - overlap_sentences)
+        # the overlap must leave room for a new sentence, or the chunk would only repeat the last one
+        fits = sum(lengths[overlap_start:end]) + lengths[end] <= budget
+        start = overlap_start if fits else end
 
     chunks = []
     for n, group in enumerate(groups):

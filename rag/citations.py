@@ -18,14 +18,17 @@ from rag.chunking import split_sentences
 from rag.embedding import Embedder
 
 _MARKER = re.compile(r"\s*\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
-_TRAILING_MARKER = re.compile(r"([.!?])((?:\s*\[\d{1,3}(?:\s*,\s*\d{1,3})*\])+)")
+_TRAILING_MARKER = re.compile(r"([.!?])((?:\s*\[\d{1,3}(?:\s*,\s*\d{1,3})*\])+)[.!?]?")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9-]+")
 _STOP = frozenset(
-    "the a an and or of in on for to with by from as at is are was were be been this that these those it its "
-    "which what who whom whose how why when where than then also such can could may might will would should "
-    "paper papers study work we our their they them into using used use uses based via new novel propose proposes "
-    "proposed method methods approach approaches model models show shows shown results result".split()
+    """
+    the a an and or of in on for to with by from as at is are was were be been this that these those it
+    its which what who whom whose how why when where than then also such can could may might will would
+    should paper papers study work we our their they them into using used use uses based via new novel
+    propose proposes proposed method methods approach approaches model models show shows shown results
+    result
+    """.split()  # noqa: SIM905
 )
 
 
@@ -52,8 +55,13 @@ class AnswerSentence:
         return f"{self.text} {marks}".strip() if marks else self.text
 
     def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "citations": self.citations, "supported": self.supported,
-                "support": round(self.support, 3), "kind": self.kind}
+        return {
+            "text": self.text,
+            "citations": self.citations,
+            "supported": self.supported,
+            "support": round(self.support, 3),
+            "kind": self.kind,
+        }
 
 
 def parse_sentences(text: str) -> list[AnswerSentence]:

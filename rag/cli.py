@@ -148,8 +148,11 @@ def ask(ctx: click.Context, question: str, top_k: int | None, mode: str | None, 
     titles follows. When the collection does not cover the question, it says so and names the
     nearest papers instead of guessing.
     """
-    service = _service(_settings(ctx, model_path=model_path))
-    service.answerer.validate(question)
+    from rag.answer import validate_question
+
+    settings = _settings(ctx, model_path=model_path)
+    validate_question(question, settings.max_question_chars)
+    service = _service(settings)
     service.ensure_ingested(progress=None if as_json else _progress("First run: embedding the bundled corpus"))
     if as_json:
         answer = service.ask(question, k=top_k, mode=mode)

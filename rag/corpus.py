@@ -81,7 +81,7 @@ def make_paper(title: str, abstract: str, **extra: object) -> Paper:
 
 
 def _decode(raw: bytes, report: ParseReport) -> list[str]:
-    lines = raw.split(b"\n")
+    lines = raw.removeprefix(b"\xef\xbb\xbf").split(b"\n")
     out: list[str] = []
     for number, line in enumerate(lines, start=1):
         try:

@@ -33,7 +33,10 @@ class Embedder:
         try:
             self.model: SentenceTransformer = SentenceTransformer(str(path), device="cpu")
         except Exception as e:  # the library raises many kinds; all mean the folder is unusable
-            raise ConfigError(f"cannot load the embedder from {path}: {e}", fix="set RAG_EMBEDDER_PATH to a sentence-transformers folder") from e
+            raise ConfigError(
+                f"cannot load the embedder from {path}: {e}",
+                fix="set RAG_EMBEDDER_PATH to a sentence-transformers folder",
+            ) from e
         self.path = path
         self.batch_size = batch_size
         self.max_seq_length: int = int(self.model.max_seq_length)
@@ -42,7 +45,7 @@ class Embedder:
     def _describe(self, path: Path) -> str:
         """A name that changes whenever the weights do, recorded in the store."""
         weights = next((p for p in (path / "model.safetensors", path / "pytorch_model.bin") if p.exists()), None)
-        digest = hashlib.sha256(weights.read_bytes()[:1 << 20]).hexdigest()[:8] if weights else "noweights"
+        digest = hashlib.sha256(weights.read_bytes()[: 1 << 20]).hexdigest()[:8] if weights else "noweights"
         base = path.name if path.name != "model" else path.parent.name
         return f"{base}@{digest}"
 

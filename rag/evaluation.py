@@ -61,13 +61,20 @@ def load_questions(path: Path) -> list[Question]:
             continue
         try:
             row = json.loads(line)
-            questions.append(Question(
-                qid=str(row.get("qid", number)), kind=str(row.get("kind", "question")), question=str(row["question"]),
-                gold_titles=tuple(row.get("gold_titles") or ()), also_relevant=tuple(row.get("also_relevant") or ()),
-                answer_facts=tuple(row.get("answer_facts") or ()),
-            ))
+            questions.append(
+                Question(
+                    qid=str(row.get("qid", number)),
+                    kind=str(row.get("kind", "question")),
+                    question=str(row["question"]),
+                    gold_titles=tuple(row.get("gold_titles") or ()),
+                    also_relevant=tuple(row.get("also_relevant") or ()),
+                    answer_facts=tuple(row.get("answer_facts") or ()),
+                )
+            )
         except (json.JSONDecodeError, KeyError, TypeError) as e:
-            raise CorpusError(f"{path}:{number}: not a question record ({e})", fix="each line needs at least a 'question'") from e
+            raise CorpusError(
+                f"{path}:{number}: not a question record ({e})", fix="each line needs at least a 'question'"
+            ) from e
     if not questions:
         raise CorpusError(f"no questions in {path}", fix="pass a JSONL file of questions")
     return questions
@@ -102,13 +109,20 @@ def per_question(o: Outcome, corpus_titles: set[str]) -> dict[str, Any]:
     retrieved = [_norm(t) for t in o.retrieved]
     cited = list(dict.fromkeys(_norm(t) for t in o.cited))
     row: dict[str, Any] = {
-        "qid": q.qid, "kind": q.kind, "question": q.question, "refused": o.refused,
-        "answer": o.answer, "cited": o.cited, "retrieved": o.retrieved[:5],
+        "qid": q.qid,
+        "kind": q.kind,
+        "question": q.question,
+        "refused": o.refused,
+        "answer": o.answer,
+        "cited": o.cited,
+        "retrieved": o.retrieved[:5],
         "latency_ms": round(o.latency_ms, 1),
         "first_token_ms": round(o.first_token_ms, 1) if o.first_token_ms is not None else None,
         "invented_citations": sum(1 for t in cited if t not in corpus_titles),
-        "sentences": o.sentences, "unsupported_sentences": o.unsupported_sentences,
-        "rejected_sentences": o.rejected_sentences, **o.extra,
+        "sentences": o.sentences,
+        "unsupported_sentences": o.unsupported_sentences,
+        "rejected_sentences": o.rejected_sentences,
+        **o.extra,
     }
     if q.answerable:
         row["recall_at_5"] = len(gold & set(retrieved[:5])) / min(len(gold), 5)
@@ -139,8 +153,12 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "refusal_accuracy": _mean(1.0 if r["refused"] else 0.0 for r in unanswerable),
         "false_refusal_rate": _mean(1.0 if r["refused"] else 0.0 for r in answerable),
         "invented_citations": sum(r["invented_citations"] for r in rows),
-        "unsupported_sentence_rate": round(sum(r["unsupported_sentences"] for r in rows) / sentences, 4) if sentences else 0.0,
-        "rejected_sentence_rate": round(sum(r["rejected_sentences"] for r in rows) / generated, 4) if generated else 0.0,
+        "unsupported_sentence_rate": round(sum(r["unsupported_sentences"] for r in rows) / sentences, 4)
+        if sentences
+        else 0.0,
+        "rejected_sentence_rate": round(sum(r["rejected_sentences"] for r in rows) / generated, 4)
+        if generated
+        else 0.0,
         "latency_ms_p50": _percentile(latencies, 0.5),
         "latency_ms_p95": _percentile(latencies, 0.95),
         "first_token_ms_p50": _percentile(first_tokens, 0.5),
@@ -156,16 +174,26 @@ def evaluate(
     titles = {_norm(t) for t in corpus_titles}
     rows = [per_question(run(q), titles) for q in progress(questions)]
     result = summarize(rows)
-    result["by_kind"] = {kind: summarize([r for r in rows if r["kind"] == kind]) for kind in sorted({r["kind"] for r in rows})}
+    result["by_kind"] = {
+        kind: summarize([r for r in rows if r["kind"] == kind]) for kind in sorted({r["kind"] for r in rows})
+    }
     result["per_question"] = rows
     return result
 
 
 TABLE_COLUMNS = [
-    ("n", "questions"), ("R@5", "recall_at_5"), ("MRR", "mrr"), ("cit.P", "citation_precision"),
-    ("cit.R", "citation_recall"), ("facts", "answer_fact_accuracy"), ("refuse", "refusal_accuracy"),
-    ("false.ref", "false_refusal_rate"), ("invented", "invented_citations"), ("unsup", "unsupported_sentence_rate"),
-    ("p50 ms", "latency_ms_p50"), ("ttft ms", "first_token_ms_p50"),
+    ("n", "questions"),
+    ("R@5", "recall_at_5"),
+    ("MRR", "mrr"),
+    ("cit.P", "citation_precision"),
+    ("cit.R", "citation_recall"),
+    ("facts", "answer_fact_accuracy"),
+    ("refuse", "refusal_accuracy"),
+    ("false.ref", "false_refusal_rate"),
+    ("invented", "invented_citations"),
+    ("unsup", "unsupported_sentence_rate"),
+    ("p50 ms", "latency_ms_p50"),
+    ("ttft ms", "first_token_ms_p50"),
 ]
 
 
@@ -173,7 +201,13 @@ def format_table(result: dict[str, Any]) -> str:
     def cell(value: Any) -> str:
         if value is None:
             return "-"
-        return f"{value:.2f}" if isinstance(value, float) and value < 10 else str(int(value)) if isinstance(value, float) else str(value)
+        return (
+            f"{value:.2f}"
+            if isinstance(value, float) and value < 10
+            else str(int(value))
+            if isinstance(value, float)
+            else str(value)
+        )
 
     header = f"{'kind':<14}" + "".join(f"{name:>10}" for name, _ in TABLE_COLUMNS)
     lines = [header, "-" * len(header)]

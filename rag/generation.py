@@ -35,37 +35,63 @@ class Generator(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
 
+def _repeat_start(text: str, window: int) -> int | None:
+    """Where the text starts repeating itself, or None: the start of a finished sentence seen
+    before, or of a run of `window` words seen before."""
+    seen: set[str] = set()
+    for match in re.finditer(r"[^.!?]*[.!?]+(?=\s)", text):
+        sentence = match.group().strip().casefold()
+        if sentence in seen:
+            return match.start() + (len(match.group()) - len(match.group().lstrip()))
+        if sentence:
+            seen.add(sentence)
+    starts = [m.start() for m in re.finditer(r"\S+", text)]
+    words = text.split()
+    if len(words) >= 2 * window and " ".join(words[-window:]) in " ".join(words[:-window]):
+        return starts[-window]
+    return None
+
+
 def guard_repetition(pieces: Iterator[str], window: int = 6) -> Iterator[str]:
     """Stop a stream once it starts repeating itself: a repeated sentence, or a repeated run
-    of `window` words. Small models loop until the token budget otherwise."""
-    text = ""
-    seen_sentences: set[str] = set()
+    of `window` words. Small models loop until the token budget otherwise.
+
+    The last `window` words are held back until the stream moves past them, so the opening
+    words of a repeat are never passed on before the repeat is recognised.
+    """
+    text, sent = "", 0
     for piece in pieces:
         text += piece
-        sentences = re.split(r"(?<=[.!?])\s+", text)
-        finished = [s.strip().casefold() for s in sentences[:-1] if s.strip()]
-        if len(finished) != len(set(finished)) or any(s in seen_sentences for s in finished[-1:]):
-            log.info("generation stopped: a sentence repeated")
+        cut = _repeat_start(text, window)
+        if cut is not None:
+            log.info("generation stopped: the model started repeating itself")
+            if cut > sent:
+                yield text[sent:cut]
             return
-        seen_sentences.update(finished[:-1])
-        words = text.split()
-        if len(words) >= 2 * window:
-            tail = " ".join(words[-window:])
-            if tail in " ".join(words[:-window]):
-                log.info("generation stopped: a run of %d words repeated", window)
-                return
-        yield piece
+        starts = [m.start() for m in re.finditer(r"\S+", text)]
+        safe = starts[-window] if len(starts) >= window else 0
+        if safe > sent:
+            yield text[sent:safe]
+            sent = safe
+    if sent < len(text):
+        yield text[sent:]
 
 
 class LlamaCppGenerator:
     """A GGUF model in this process through llama-cpp-python. One generation at a time."""
 
-    def __init__(self, model_path: Path, n_ctx: int, n_threads: int, temperature: float, seed: int, repeat_penalty: float) -> None:
+    def __init__(
+        self, model_path: Path, n_ctx: int, n_threads: int, temperature: float, seed: int, repeat_penalty: float
+    ) -> None:
         if not model_path.is_file():
-            raise ConfigError(f"model file not found: {model_path}", fix="pass --model-path or set RAG_MODEL_PATH to a GGUF file")
+            raise ConfigError(
+                f"model file not found: {model_path}", fix="pass --model-path or set RAG_MODEL_PATH to a GGUF file"
+            )
         with model_path.open("rb") as f:
             if f.read(4) != b"GGUF":
-                raise ConfigError(f"not a GGUF model file: {model_path}", fix="pass --model-path or set RAG_MODEL_PATH to a GGUF file")
+                raise ConfigError(
+                    f"not a GGUF model file: {model_path}", fix="pass --model-path or set RAG_MODEL_PATH to a GGUF file"
+                )
         try:
             from llama_cpp import Llama
         except ImportError as e:
@@ -80,7 +106,9 @@ class LlamaCppGenerator:
                 verbose=False,
             )
         except Exception as e:  # llama.cpp reports load failures as ValueError or RuntimeError
-            raise ModelError(f"the model at {model_path} failed to load: {e}", fix="check that the file is a complete GGUF model") from e
+            raise ModelError(
+                f"the model at {model_path} failed to load: {e}", fix="check that the file is a complete GGUF model"
+            ) from e
         self.name = model_path.name
         self.n_ctx = n_ctx
         self.temperature = temperature
@@ -114,7 +142,16 @@ class LlamaCppGenerator:
 class OpenAICompatibleGenerator:
     """Any server with an OpenAI chat-completions API, streamed over SSE."""
 
-    def __init__(self, base_url: str, model: str, api_key: str | None, n_ctx: int, temperature: float, seed: int, timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str | None,
+        n_ctx: int,
+        temperature: float,
+        seed: int,
+        timeout: float = 120.0,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.name = model
         self.n_ctx = n_ctx
@@ -127,14 +164,22 @@ class OpenAICompatibleGenerator:
         return max(1, len(text) // 4)  # servers differ in tokenizers; a conservative estimate
 
     def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
-        body = {"model": self.name, "messages": list(messages), "max_tokens": max_tokens,
-                "temperature": self.temperature, "seed": self.seed, "stream": True}
+        body = {
+            "model": self.name,
+            "messages": list(messages),
+            "max_tokens": max_tokens,
+            "temperature": self.temperature,
+            "seed": self.seed,
+            "stream": True,
+        }
         try:
             with self._client.stream("POST", "/chat/completions", json=body) as response:
                 if response.status_code != 200:
                     response.read()
-                    raise ModelError(f"the model server answered {response.status_code}: {response.text[:200]}",
-                                     fix=f"check RAG_LLM_BASE_URL ({self.base_url}) and RAG_LLM_MODEL")
+                    raise ModelError(
+                        f"the model server answered {response.status_code}: {response.text[:200]}",
+                        fix=f"check RAG_LLM_BASE_URL ({self.base_url}) and RAG_LLM_MODEL",
+                    )
                 for line in response.iter_lines():
                     if not line.startswith("data:"):
                         continue
@@ -146,7 +191,9 @@ class OpenAICompatibleGenerator:
                     if delta:
                         yield delta
         except httpx.HTTPError as e:
-            raise ModelError(f"cannot reach the model server at {self.base_url}: {e}", fix="start it, or unset RAG_LLM_BASE_URL") from e
+            raise ModelError(
+                f"cannot reach the model server at {self.base_url}: {e}", fix="start it, or unset RAG_LLM_BASE_URL"
+            ) from e
 
 
 class FakeGenerator:
@@ -164,14 +211,25 @@ class FakeGenerator:
     def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
         self.calls.append(list(messages))
         text = self.reply(messages) if callable(self.reply) else self.reply
-        for word in re.findall(r"\S+\s*", text)[:max_tokens]:
-            yield word
+        yield from re.findall(r"\S+\s*", text)[:max_tokens]
 
 
 def load_generator(settings: Any) -> Generator:
     """The generator the settings ask for: a remote server if `llm_base_url` is set, else a GGUF."""
     if settings.llm_base_url:
-        return OpenAICompatibleGenerator(settings.llm_base_url, settings.llm_model, settings.llm_api_key,
-                                         settings.n_ctx, settings.temperature, settings.seed)
-    return LlamaCppGenerator(settings.resolved_model_path(), settings.n_ctx, settings.n_threads,
-                             settings.temperature, settings.seed, settings.repeat_penalty)
+        return OpenAICompatibleGenerator(
+            settings.llm_base_url,
+            settings.llm_model,
+            settings.llm_api_key,
+            settings.n_ctx,
+            settings.temperature,
+            settings.seed,
+        )
+    return LlamaCppGenerator(
+        settings.resolved_model_path(),
+        settings.n_ctx,
+        settings.n_threads,
+        settings.temperature,
+        settings.seed,
+        settings.repeat_penalty,
+    )

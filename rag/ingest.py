@@ -32,8 +32,12 @@ class IngestReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "path": str(self.path), "papers": self.papers, "chunks": self.chunks, "added_chunks": self.added_chunks,
-            "duplicates": self.duplicates, "seconds": round(self.seconds, 2),
+            "path": str(self.path),
+            "papers": self.papers,
+            "chunks": self.chunks,
+            "added_chunks": self.added_chunks,
+            "duplicates": self.duplicates,
+            "seconds": round(self.seconds, 2),
             "skipped": [{"line": s.line, "reason": s.reason} for s in self.skipped],
             "repaired": [{"line": s.line, "reason": s.reason} for s in self.repaired],
         }
@@ -45,7 +49,7 @@ def fingerprint(embedder: Embedder, max_tokens: int, overlap: int) -> Fingerprin
 
 def ingest(
     path: Path,
-    store: Store,
+    store: Store | None,
     embedder: Embedder,
     max_tokens: int,
     overlap: int,
@@ -63,7 +67,7 @@ def ingest(
     parsed: ParseReport = load_corpus(path)
     chunks = chunk_papers(parsed.papers, embedder.count_tokens, max_tokens, overlap)
     report = IngestReport(path, len(parsed.papers), len(chunks), 0, parsed.skipped, parsed.repaired, parsed.duplicates)
-    if dry_run:
+    if dry_run or store is None:
         report.seconds = time.perf_counter() - started
         return report
 

@@ -64,6 +64,8 @@ def load_template(prompts_dir: Path, name: str) -> Template:
         try:
             parts[role] = path.read_text(encoding="utf-8")
         except OSError as e:
-            raise ConfigError(f"prompt template missing: {path}", fix="set RAG_PROMPTS_DIR to the project's prompts folder") from e
+            raise ConfigError(
+                f"prompt template missing: {path}", fix="set RAG_PROMPTS_DIR to the project's prompts folder"
+            ) from e
     version = hashlib.sha256((parts["system"] + "\0" + parts["user"]).encode()).hexdigest()[:8]
     return Template(name, string.Template(parts["system"]), string.Template(parts["user"]), version)

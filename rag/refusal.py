@@ -34,7 +34,9 @@ WEIGHTS = {"dense": 0.4, "terms": 0.45, "agreement": 0.15}
 
 _WORD = re.compile(r"\w[\w-]*(?:'s)?")
 # Questions whose answer is a quantity: their evidence must hold a number.
-_ASKS_QUANTITY = re.compile(r"\b(how (many|much)|what (share|percentage|fraction|proportion|number) of)\b", re.IGNORECASE)
+_ASKS_QUANTITY = re.compile(
+    r"\b(how (many|much)|what (share|percentage|fraction|proportion|number) of)\b", re.IGNORECASE
+)
 _DIGIT = re.compile(r"\d")
 
 
@@ -46,8 +48,12 @@ class Coverage:
     missing_terms: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"covered": self.covered, "score": round(self.score, 3),
-                "signals": {k: round(v, 3) for k, v in self.signals.items()}, "missing_terms": list(self.missing_terms)}
+        return {
+            "covered": self.covered,
+            "score": round(self.score, 3),
+            "signals": {k: round(v, 3) for k, v in self.signals.items()},
+            "missing_terms": list(self.missing_terms),
+        }
 
 
 class TermStatistics:
@@ -98,7 +104,9 @@ def missing_named_terms(question: str, texts: Sequence[str]) -> list[str]:
     return [t for t in named_terms(question) if not _mentions(haystack, fold(t).rstrip("s") if not t.isupper() else t)]
 
 
-def assess(question: str, retrieval: Retrieval, stats: TermStatistics, paper_texts: dict[str, str], threshold: float) -> Coverage:
+def assess(
+    question: str, retrieval: Retrieval, stats: TermStatistics, paper_texts: dict[str, str], threshold: float
+) -> Coverage:
     """`paper_texts` maps the top papers' ids to their title and abstract."""
     if not retrieval.papers:
         return Coverage(False, 0.0, {"dense": 0.0, "terms": 0.0, "agreement": 0.0})

@@ -27,6 +27,7 @@ from rag.store import Store, StoredChunk
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class PaperHit:
     paper_id: str
@@ -42,8 +43,13 @@ class PaperHit:
     fused: float = 0.0  # dense + lexical, before the sentence rerank
 
     def to_dict(self) -> dict[str, Any]:
-        return {"title": self.title, "paper_id": self.paper_id, "score": round(self.score, 4),
-                "dense": round(self.dense, 4), "lexical": round(self.lexical, 4)}
+        return {
+            "title": self.title,
+            "paper_id": self.paper_id,
+            "score": round(self.score, 4),
+            "dense": round(self.dense, 4),
+            "lexical": round(self.lexical, 4),
+        }
 
 
 @dataclass
@@ -132,7 +138,9 @@ class Retriever:
             paper = papers.setdefault(record.paper_id, PaperHit(record.paper_id, record.title, 0.0))
             paper.lexical, paper.lexical_rank = score, rank
         for paper in papers.values():
-            paper.score = paper.fused = paper.dense + (self.lexical_weight * paper.lexical / lexical_max if lexical_max else 0.0)
+            paper.score = paper.fused = paper.dense + (
+                self.lexical_weight * paper.lexical / lexical_max if lexical_max else 0.0
+            )
         ranked = sorted(papers.values(), key=lambda p: (-p.score, p.title))
         if self.sentence_weight and self.rerank_depth:
             head = ranked[: self.rerank_depth]
@@ -151,11 +159,17 @@ def mmr(papers: Sequence[PaperHit], k: int, diversity: float = 0.3) -> list[Pape
     chosen: list[PaperHit] = []
     pool = list(papers)
     while pool and len(chosen) < k:
+
         def value(p: PaperHit) -> float:
             if p.vector is None or not chosen:
                 return p.score
-            overlap = max(float(p.vector @ c.vector) for c in chosen if c.vector is not None) if any(c.vector is not None for c in chosen) else 0.0
+            overlap = (
+                max(float(p.vector @ c.vector) for c in chosen if c.vector is not None)
+                if any(c.vector is not None for c in chosen)
+                else 0.0
+            )
             return (1 - diversity) * p.score - diversity * overlap
+
         best = max(pool, key=value)
         chosen.append(best)
         pool.remove(best)

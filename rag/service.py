@@ -62,15 +62,23 @@ class RagService:
         return (self.settings.model_path or Path("SmolLM2-135M-Instruct.Q4_1.gguf")).name
 
     def fingerprint_check(self) -> None:
-        self.store.check(fingerprint(self.embedder, self.settings.chunk_max_tokens, self.settings.chunk_overlap_sentences))
+        self.store.check(
+            fingerprint(self.embedder, self.settings.chunk_max_tokens, self.settings.chunk_overlap_sentences)
+        )
 
     @cached_property
     def retriever(self) -> Retriever:
         self.fingerprint_check()
         if self.store.count() == 0:
             raise StoreError(f"the store at {self.store.location} is empty", fix="run `rag ingest`")
-        return Retriever(self.store, self.embedder, self.settings.candidate_chunks, self.settings.lexical_weight,
-                         self.settings.rerank_depth, self.settings.sentence_weight)
+        return Retriever(
+            self.store,
+            self.embedder,
+            self.settings.candidate_chunks,
+            self.settings.lexical_weight,
+            self.settings.rerank_depth,
+            self.settings.sentence_weight,
+        )
 
     @cached_property
     def answerer(self) -> Answerer:
@@ -84,10 +92,12 @@ class RagService:
 
     # ---- operations -------------------------------------------------------------------------
 
-    def ingest(self, path: Path | None = None, progress: ProgressFactory | None = None, dry_run: bool = False) -> IngestReport:
+    def ingest(
+        self, path: Path | None = None, progress: ProgressFactory | None = None, dry_run: bool = False
+    ) -> IngestReport:
         report = ingest(
             path or self.settings.corpus_path,
-            self.store,
+            None if dry_run else self.store,  # a dry run must not even create the store folder
             self.embedder,
             self.settings.chunk_max_tokens,
             self.settings.chunk_overlap_sentences,
@@ -104,7 +114,9 @@ class RagService:
             return None
         return self.ingest(self.settings.corpus_path, progress)
 
-    def ask(self, question: str, k: int | None = None, mode: str | None = None, on_text: OnText | None = None) -> Answer:
+    def ask(
+        self, question: str, k: int | None = None, mode: str | None = None, on_text: OnText | None = None
+    ) -> Answer:
         return self.answerer.ask(question, k=k, mode=mode, on_text=on_text)
 
     def papers(self) -> list[Paper]:
@@ -130,7 +142,9 @@ class RagService:
             "chunks": self.store.count(),
             "embedder": fp.embedder if fp else str(self.settings.embedder_path or "all-MiniLM-L6-v2 (bundled)"),
             "chunking": fp.chunking if fp else None,
-            "model": self.model_name if self.settings.llm_base_url else str(self.settings.model_path or "SmolLM2-135M-Instruct.Q4_1.gguf (bundled)"),
+            "model": self.model_name
+            if self.settings.llm_base_url
+            else str(self.settings.model_path or "SmolLM2-135M-Instruct.Q4_1.gguf (bundled)"),
             "llm_base_url": self.settings.llm_base_url,
         }
 

@@ -74,50 +74,105 @@ class Settings(BaseSettings):
         default_factory=lambda: _project_or_bundled("corpus") / "papers.txt",
         description="Corpus ingested automatically on first use (papers.txt format or JSONL).",
     )
-    prompts_dir: Path = Field(default_factory=lambda: _project_or_bundled("prompts"), description="Folder of prompt templates.")
+    prompts_dir: Path = Field(
+        default_factory=lambda: _project_or_bundled("prompts"), description="Folder of prompt templates."
+    )
     collection: str = Field(default="papers", min_length=3, max_length=63, description="Chroma collection name.")
-    chroma_url: str | None = Field(default=None, description="Chroma server URL (e.g. http://127.0.0.1:8001); unset means the embedded store.")
+    chroma_url: str | None = Field(
+        default=None, description="Chroma server URL (e.g. http://127.0.0.1:8001); unset means the embedded store."
+    )
 
     # Embedding and chunking
-    embedder_path: Path | None = Field(default=None, description="sentence-transformers model folder; unset means the bundled all-MiniLM-L6-v2.")
+    embedder_path: Path | None = Field(
+        default=None, description="sentence-transformers model folder; unset means the bundled all-MiniLM-L6-v2."
+    )
     embed_batch_size: int = Field(default=64, ge=1, le=4096, description="Texts embedded per batch.")
-    chunk_max_tokens: int = Field(default=200, ge=32, le=254, description="Word pieces per chunk, title included (the embedder reads 256).")
-    chunk_overlap_sentences: int = Field(default=1, ge=0, le=5, description="Sentences repeated between neighbouring chunks.")
+    chunk_max_tokens: int = Field(
+        default=200, ge=32, le=254, description="Word pieces per chunk, title included (the embedder reads 256)."
+    )
+    chunk_overlap_sentences: int = Field(
+        default=1, ge=0, le=5, description="Sentences repeated between neighbouring chunks."
+    )
 
     # Retrieval
     top_k: int = Field(default=5, ge=1, le=50, description="Papers returned by retrieval.")
-    candidate_chunks: int = Field(default=100, ge=5, le=1000, description="Chunks (dense) and papers (BM25) each retriever proposes before fusion.")
-    lexical_weight: float = Field(default=0.2, ge=0.0, le=5.0, description="Weight of the normalised BM25 score added to the cosine similarity.")
-    rerank_depth: int = Field(default=10, ge=0, le=200, description="Top papers re-scored by their best sentence (0 turns reranking off).")
-    sentence_weight: float = Field(default=1.0, ge=0.0, le=10.0, description="Weight of the best sentence's cosine in the rerank.")
+    candidate_chunks: int = Field(
+        default=100,
+        ge=5,
+        le=1000,
+        description="Chunks (dense) and papers (BM25) each retriever proposes before fusion.",
+    )
+    lexical_weight: float = Field(
+        default=0.2, ge=0.0, le=5.0, description="Weight of the normalised BM25 score added to the cosine similarity."
+    )
+    rerank_depth: int = Field(
+        default=10, ge=0, le=200, description="Top papers re-scored by their best sentence (0 turns reranking off)."
+    )
+    sentence_weight: float = Field(
+        default=1.0, ge=0.0, le=10.0, description="Weight of the best sentence's cosine in the rerank."
+    )
 
     # Generation
-    model_path: Path | None = Field(default=None, description="GGUF file for llama.cpp; unset means the bundled SmolLM2-135M-Instruct.")
-    llm_base_url: str | None = Field(default=None, description="OpenAI-compatible server (e.g. http://127.0.0.1:8080/v1); replaces the local GGUF.")
+    model_path: Path | None = Field(
+        default=None, description="GGUF file for llama.cpp; unset means the bundled SmolLM2-135M-Instruct."
+    )
+    llm_base_url: str | None = Field(
+        default=None, description="OpenAI-compatible server (e.g. http://127.0.0.1:8080/v1); replaces the local GGUF."
+    )
     llm_model: str = Field(default="local", description="Model name sent to the OpenAI-compatible server.")
     llm_api_key: str | None = Field(default=None, description="API key for the OpenAI-compatible server.")
     n_ctx: int = Field(default=2048, ge=256, le=131072, description="Context window of the model, in tokens.")
-    n_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=256, description="CPU threads for llama.cpp.")
+    n_threads: int = Field(
+        default_factory=lambda: os.cpu_count() or 1, ge=1, le=256, description="CPU threads for llama.cpp."
+    )
     max_tokens: int = Field(default=120, ge=8, le=4096, description="Token budget of one generated answer.")
-    temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Sampling temperature (0 = greedy, reproducible).")
+    temperature: float = Field(
+        default=0.0, ge=0.0, le=2.0, description="Sampling temperature (0 = greedy, reproducible)."
+    )
     seed: int = Field(default=0, ge=0, description="Sampling seed.")
     repeat_penalty: float = Field(default=1.1, ge=1.0, le=2.0, description="llama.cpp repetition penalty.")
+    single_margin: float = Field(
+        default=0.02,
+        ge=0.0,
+        le=5.0,
+        description="For a one-paper question, other papers are cited only within this score of the best.",
+    )
+    several_margin: float = Field(
+        default=0.08,
+        ge=0.0,
+        le=5.0,
+        description="For a question about several papers, papers within this fused score of the best are sources.",
+    )
     max_sources: int = Field(default=3, ge=1, le=20, description="Papers an answer to a one-paper question may cite.")
-    prompt_sources: int = Field(default=1, ge=1, le=10, description="Sources shown to the model (a larger model can take more).")
-    prompt_sentences: int = Field(default=3, ge=1, le=20, description="Most relevant sentences kept per source, shown and quoted.")
+    prompt_sources: int = Field(
+        default=1, ge=1, le=10, description="Sources shown to the model (a larger model can take more)."
+    )
+    prompt_sentences: int = Field(
+        default=3, ge=1, le=20, description="Most relevant sentences kept per source, shown and quoted."
+    )
 
     # Answering
-    mode: Literal["generative", "extractive"] = Field(default="generative", description="Answer with the model, or with quoted sentences only.")
-    unsupported: Literal["drop", "flag"] = Field(default="drop", description="What to do with an answer sentence the support check rejects.")
-    support_threshold: float = Field(default=0.6, ge=0.0, le=1.0, description="Support score a sentence needs to count as backed by its source.")
-    refusal_threshold: float = Field(default=0.25, ge=0.0, le=1.0, description="Coverage score below which the question is refused.")
+    mode: Literal["generative", "extractive"] = Field(
+        default="generative", description="Answer with the model, or with quoted sentences only."
+    )
+    unsupported: Literal["drop", "flag"] = Field(
+        default="drop", description="What to do with an answer sentence the support check rejects."
+    )
+    support_threshold: float = Field(
+        default=0.6, ge=0.0, le=1.0, description="Support score a sentence needs to count as backed by its source."
+    )
+    refusal_threshold: float = Field(
+        default=0.25, ge=0.0, le=1.0, description="Coverage score below which the question is refused."
+    )
     max_question_chars: int = Field(default=2000, ge=10, le=100000, description="Longest question accepted.")
 
     # Serving
     host: str = Field(default="127.0.0.1", description="Address `rag serve` binds.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `rag serve` binds.")
     api_key: str | None = Field(default=None, description="When set, API calls need `Authorization: Bearer <key>`.")
-    queue_timeout_s: float = Field(default=30.0, ge=0.0, le=3600.0, description="Longest wait for the model before answering 503.")
+    queue_timeout_s: float = Field(
+        default=30.0, ge=0.0, le=3600.0, description="Longest wait for the model before answering 503."
+    )
 
     @field_validator("store_path", "corpus_path", "prompts_dir", "embedder_path", "model_path", mode="after")
     @classmethod
@@ -127,11 +182,15 @@ class Settings(BaseSettings):
     def resolved_embedder_path(self) -> Path:
         path = self.embedder_path or bundled_embedder_path()
         if not path.is_dir():
-            raise ConfigError(f"embedder folder not found: {path}", fix="set RAG_EMBEDDER_PATH to a sentence-transformers folder")
+            raise ConfigError(
+                f"embedder folder not found: {path}", fix="set RAG_EMBEDDER_PATH to a sentence-transformers folder"
+            )
         return path
 
     def resolved_model_path(self) -> Path:
         path = self.model_path or bundled_model_path()
         if not path.is_file():
-            raise ConfigError(f"model file not found: {path}", fix="pass --model-path or set RAG_MODEL_PATH to a GGUF file")
+            raise ConfigError(
+                f"model file not found: {path}", fix="pass --model-path or set RAG_MODEL_PATH to a GGUF file"
+            )
         return path

@@ -67,15 +67,23 @@ def _client(store_path: Path, chroma_url: str | None) -> Any:
                 settings=chroma_settings,
             )
         except Exception as e:  # chromadb raises ValueError or connection errors, by version
-            raise StoreError(f"cannot reach the Chroma server at {chroma_url}: {e}", fix="start it with `chroma run` or unset RAG_CHROMA_URL") from e
+            raise StoreError(
+                f"cannot reach the Chroma server at {chroma_url}: {e}",
+                fix="start it with `chroma run` or unset RAG_CHROMA_URL",
+            ) from e
     if store_path.exists() and not store_path.is_dir():
         raise StoreError(f"store path is not a folder: {store_path}", fix="set RAG_STORE_PATH to a folder")
     try:
         store_path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise StoreError(f"cannot create the store folder {store_path}: {e.strerror}", fix="set RAG_STORE_PATH to a writable folder") from e
+        raise StoreError(
+            f"cannot create the store folder {store_path}: {e.strerror}", fix="set RAG_STORE_PATH to a writable folder"
+        ) from e
     if not os.access(store_path, os.W_OK):
-        raise StoreError(f"the store folder is not writable: {store_path}", fix="fix its permissions or set RAG_STORE_PATH to a writable folder")
+        raise StoreError(
+            f"the store folder is not writable: {store_path}",
+            fix="fix its permissions or set RAG_STORE_PATH to a writable folder",
+        )
     try:
         return chromadb.PersistentClient(path=str(store_path), settings=chroma_settings)
     except Exception as e:
@@ -131,7 +139,11 @@ class Store:
             return
         self._collection = self._client.create_collection(
             name=self._name,
-            metadata={"embedder": fingerprint.embedder, "chunking": fingerprint.chunking, "dimension": fingerprint.dimension},
+            metadata={
+                "embedder": fingerprint.embedder,
+                "chunking": fingerprint.chunking,
+                "dimension": fingerprint.dimension,
+            },
             configuration={"hnsw": {"space": "cosine"}},
             embedding_function=None,
         )
@@ -198,9 +210,21 @@ class Store:
         n = min(n, self.count())
         if n == 0:
             return []
-        result = collection.query(query_embeddings=[vector], n_results=n, include=["documents", "metadatas", "distances", "embeddings"])
-        rows = zip(result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0], result["embeddings"][0], strict=True)
-        return [ChunkHit(self._stored(cid, doc, meta), 1.0 - float(dist), np.asarray(vec, dtype=np.float32)) for cid, doc, meta, dist, vec in rows]
+        result = collection.query(
+            query_embeddings=[vector], n_results=n, include=["documents", "metadatas", "distances", "embeddings"]
+        )
+        rows = zip(
+            result["ids"][0],
+            result["documents"][0],
+            result["metadatas"][0],
+            result["distances"][0],
+            result["embeddings"][0],
+            strict=True,
+        )
+        return [
+            ChunkHit(self._stored(cid, doc, meta), 1.0 - float(dist), np.asarray(vec, dtype=np.float32))
+            for cid, doc, meta, dist, vec in rows
+        ]
 
     @staticmethod
     def _stored(chunk_id: str, document: str, meta: dict[str, Any]) -> StoredChunk:

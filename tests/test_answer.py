@@ -21,13 +21,10 @@ from rag.service import RagService
 from rag.settings import Settings
 
 TVERSKY_QUESTION = "Which paper models similarity as a function of common and distinctive features?"
-MULTI_SOURCE_QUESTION = (
-    "Which papers replace standard neural network layers with learnable functions?"
-)
+MULTI_SOURCE_QUESTION = "Which papers replace standard neural network layers with learnable functions?"
 OFF_TOPIC_QUESTION = "Who wrote the novel Pride and Prejudice?"
 GROKKING_SENTENCE = (
-    "In this paper we propose to study generalization of neural networks on small algorithmically "
-    "generated datasets."
+    "In this paper we propose to study generalization of neural networks on small algorithmically generated datasets."
 )
 
 MakeService = Callable[..., tuple[RagService, FakeGenerator]]
@@ -78,21 +75,15 @@ def test_marker_maps_to_the_title_of_its_source(
     assert citation.snippet == shown[1][1][0]  # the quoted sentence is the one the answer used
     assert answer.sentences[0].citations == [1] and answer.sentences[0].supported
     assert answer.answer.endswith("[1]")
-    assert (
-        answer.model == "fake" and answer.dropped_markers == 0 and answer.unsupported_sentences == 0
-    )
+    assert answer.model == "fake" and answer.dropped_markers == 0 and answer.unsupported_sentences == 0
 
 
-def test_each_marker_maps_to_its_own_source(
-    make_service: MakeService, prompt_sources: Sources
-) -> None:
+def test_each_marker_maps_to_its_own_source(make_service: MakeService, prompt_sources: Sources) -> None:
     def reply(messages: list[dict[str, str]]) -> str:
         shown = prompt_sources(messages)
-        return " ".join(
-            cite(sentences[0], n) for n, (_, sentences) in sorted(shown.items(), reverse=True)
-        )
+        return " ".join(cite(sentences[0], n) for n, (_, sentences) in sorted(shown.items(), reverse=True))
 
-    service, fake = make_service(reply, prompt_sources=3)  # show the model several sources
+    service, fake = make_service(reply, prompt_sources=3, several_margin=1.0)  # show the model several sources
     answer = service.ask(MULTI_SOURCE_QUESTION)
     shown = prompt_sources(fake.calls[0])
     assert len(shown) >= 2, "the question should bring several sources"
@@ -126,9 +117,7 @@ def test_a_title_never_retrieved_never_reaches_the_citations(
 
     def reply(messages: list[dict[str, str]]) -> str:
         first = prompt_sources(messages)[1][1][0]
-        return (
-            f"{cite(first, 1)} {cite(GROKKING_SENTENCE, 2)} The paper {grokking} explains this [3]."
-        )
+        return f"{cite(first, 1)} {cite(GROKKING_SENTENCE, 2)} The paper {grokking} explains this [3]."
 
     service, _ = make_service(reply)
     answer = service.ask(TVERSKY_QUESTION, k=1)
@@ -153,9 +142,7 @@ def _invented_number(prompt_sources: Sources) -> Callable[[list[dict[str, str]]]
     return reply
 
 
-def test_sentence_with_an_invented_number_is_dropped(
-    make_service: MakeService, prompt_sources: Sources
-) -> None:
+def test_sentence_with_an_invented_number_is_dropped(make_service: MakeService, prompt_sources: Sources) -> None:
     service, _ = make_service(_invented_number(prompt_sources), unsupported="drop")
     answer = service.ask(TVERSKY_QUESTION)
     assert "1985" not in answer.answer
@@ -167,9 +154,7 @@ def test_sentence_with_an_invented_number_is_dropped(
     assert all(c.n == 1 for c in answer.citations)
 
 
-def test_sentence_with_an_invented_number_is_flagged(
-    make_service: MakeService, prompt_sources: Sources
-) -> None:
+def test_sentence_with_an_invented_number_is_flagged(make_service: MakeService, prompt_sources: Sources) -> None:
     service, _ = make_service(_invented_number(prompt_sources), unsupported="flag")
     answer = service.ask(TVERSKY_QUESTION)
     assert answer.unsupported_sentences == 1
@@ -179,12 +164,8 @@ def test_sentence_with_an_invented_number_is_flagged(
     assert all("1985" not in c.snippet for c in answer.citations)
 
 
-def test_a_wholly_unsupported_reply_falls_back_to_quoting(
-    make_service: MakeService, fixture_papers: list
-) -> None:
-    service, fake = make_service(
-        "Bananas are a good source of potassium [1]. They grow in warm countries [1]."
-    )
+def test_a_wholly_unsupported_reply_falls_back_to_quoting(make_service: MakeService, fixture_papers: list) -> None:
+    service, fake = make_service("Bananas are a good source of potassium [1]. They grow in warm countries [1].")
     answer = service.ask(TVERSKY_QUESTION)
     assert len(fake.calls) == 1
     assert "Bananas" not in answer.answer
@@ -236,14 +217,7 @@ def test_a_repetitive_reply_is_cut(make_service: MakeService, prompt_sources: So
     assert sum(s.text == first for s in answer.sentences) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="guard_repetition yields the first words of the repeated sentence before it "
-    "detects the loop; the answer loop keeps them as a dangling sentence",
-)
-def test_a_cut_repetition_leaves_no_dangling_fragment(
-    make_service: MakeService, prompt_sources: Sources
-) -> None:
+def test_a_cut_repetition_leaves_no_dangling_fragment(make_service: MakeService, prompt_sources: Sources) -> None:
     def reply(messages: list[dict[str, str]]) -> str:
         return " ".join([cite(prompt_sources(messages)[1][1][0], 1)] * 12)
 
@@ -255,7 +229,7 @@ def test_a_cut_repetition_leaves_no_dangling_fragment(
 
 def test_guard_repetition_stops_loops_and_passes_normal_text() -> None:
     normal = ["The model learns. ", "It generalizes later. ", "Then it stops."]
-    assert list(guard_repetition(iter(normal))) == normal
+    assert "".join(guard_repetition(iter(normal))) == "".join(normal)
 
     looping_sentence = ["It works well. "] * 10
     assert "".join(guard_repetition(iter(looping_sentence))) == "It works well. "
@@ -289,18 +263,14 @@ def test_extractive_mode_never_calls_the_model_and_cites_every_sentence(
     assert_citations_come_from_retrieval(answer)
 
 
-def test_streamed_text_matches_the_answer(
-    make_service: MakeService, prompt_sources: Sources
-) -> None:
+def test_streamed_text_matches_the_answer(make_service: MakeService, prompt_sources: Sources) -> None:
     service, _ = make_service(_invented_number(prompt_sources), unsupported="drop")
     shown: list[str] = []
     answer = service.ask(TVERSKY_QUESTION, on_text=shown.append)
     assert same_text("".join(shown), answer.answer)
 
 
-def test_streamed_text_matches_the_answer_when_flagging(
-    make_service: MakeService, prompt_sources: Sources
-) -> None:
+def test_streamed_text_matches_the_answer_when_flagging(make_service: MakeService, prompt_sources: Sources) -> None:
     def reply(messages: list[dict[str, str]]) -> str:
         true, invented = _invented_number(prompt_sources)(messages).split(" [1]. ", 1)
         return f"{invented} {true} [1]."  # the flagged sentence first
@@ -315,9 +285,7 @@ def test_streamed_text_matches_the_answer_when_flagging(
         assert streamed.count(sentence.text) == 1, sentence.text
 
 
-def test_a_small_context_window_trims_sources_and_says_so(
-    make_service: MakeService, prompt_sources: Sources
-) -> None:
+def test_a_small_context_window_trims_sources_and_says_so(make_service: MakeService, prompt_sources: Sources) -> None:
     roomy, roomy_fake = make_service("Nothing useful [1].", max_tokens=64, prompt_sources=3)
     roomy_answer = roomy.ask(MULTI_SOURCE_QUESTION)
     tight, tight_fake = make_service("Nothing useful [1].", max_tokens=64, prompt_sources=3)
@@ -369,17 +337,10 @@ def test_questions_are_validated(make_service: MakeService) -> None:
         ("", []),
     ],
 )
-def test_parse_sentences_attaches_markers_to_their_sentence(
-    text: str, expected: list[tuple[str, list[int]]]
-) -> None:
+def test_parse_sentences_attaches_markers_to_their_sentence(text: str, expected: list[tuple[str, list[int]]]) -> None:
     assert [(s.text, s.citations) for s in parse_sentences(text)] == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_TRAILING_MARKER moves the markers before the first period but keeps "
-    "the one after them: 'A claim. [1].' becomes 'A claim..'",
-)
 def test_parse_sentences_does_not_double_the_period() -> None:
     assert [(s.text, s.citations) for s in parse_sentences("A claim. [1]. Next claim [2].")] == [
         ("A claim.", [1]),
@@ -411,9 +372,7 @@ def test_template_renders_exactly_its_variables(tmp_path: Path) -> None:
 
 def test_the_shipped_answer_template_renders() -> None:
     template = load_template(Settings().prompts_dir, "answer")
-    messages = template.render(
-        sources="[1] A title\nA sentence.", question="What?", cannot_answer=CANNOT_ANSWER
-    )
+    messages = template.render(sources="[1] A title\nA sentence.", question="What?", cannot_answer=CANNOT_ANSWER)
     assert [m["role"] for m in messages] == ["system", "user"]
     text = "\n".join(m["content"] for m in messages)
     assert "[1] A title" in text and "What?" in text and "$" not in text

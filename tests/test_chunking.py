@@ -57,11 +57,6 @@ def test_split_sentences(text: str, expected: list[str]) -> None:
     assert split_sentences(text) == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="split_sentences deletes a closing bracket or quote after the period: "
-    "_BOUNDARY consumes it as part of the separator",
-)
 def test_split_sentences_keeps_closing_brackets_and_quotes() -> None:
     text = 'The gain is large (see the appendix.) We call it "grokking." Later work agrees.'
     assert split_sentences(text) == [
@@ -124,11 +119,6 @@ def test_neighbouring_chunks_of_the_full_corpus_share_one_sentence(
     assert overlapping >= len(pairs) - 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="chunk_paper emits a chunk holding only the overlap sentence when that "
-    "sentence and the next one do not fit together; the chunk repeats its predecessor",
-)
 def test_no_chunk_only_repeats_its_predecessor(embedder: Embedder) -> None:
     # a short sentence, then one that nearly fills the budget on its own
     long_sentence = "The " + " ".join(f"word{i}" for i in range(55)) + " close the list."

@@ -102,11 +102,6 @@ def test_ingest_check_reports_counts_and_writes_nothing(
     assert not store.exists and store.count() == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`ingest --check` opens the store (RagService.ingest passes self.store), "
-    "which creates the folder and an empty chroma.sqlite3",
-)
 def test_ingest_check_does_not_create_the_store(
     run: Callable[..., Result], tmp_path: Path, fixture_corpus: Path
 ) -> None:
@@ -287,11 +282,6 @@ def test_a_store_path_that_is_a_file_fails_with_one_line(
     assert "not a folder" in line
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.ask calls service.answerer.validate() before ensure_ingested(); building "
-    "the answerer raises StoreError 'the store ... is empty' on a new store",
-)
 def test_first_ask_on_an_empty_store_ingests_the_corpus(
     run: Callable[..., Result], tmp_path: Path
 ) -> None:

@@ -132,11 +132,6 @@ def test_ids_derive_from_content_not_position(tmp_path: Path) -> None:
     assert paper_id_for("Title A", ABSTRACT_A) != paper_id_for("Title B", ABSTRACT_A)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a UTF-8 byte order mark is kept at the start of line 1, so CHROME_LINE and "
-    "GLUED_PREFIX do not match there",
-)
 def test_a_byte_order_mark_does_not_hide_chrome_or_the_glued_prefix(
     tmp_path: Path, fixture_corpus: Path
 ) -> None:

@@ -36,10 +36,9 @@ def test_a_bounded_burst_gets_503_with_retry_after(
 
     async def burst(url: str, n: int) -> list[httpx.Response]:
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            bodies = [{**CHAT, "stream": i % 2 == 1} for i in range(n)]  # streamed or not alike
             return list(
-                await asyncio.gather(
-                    *(client.post("/v1/chat/completions", json=CHAT) for _ in range(n))
-                )
+                await asyncio.gather(*(client.post("/v1/chat/completions", json=b) for b in bodies))
             )
 
     with live_server(queue_timeout_s=0.3) as url:
