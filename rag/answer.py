@@ -227,10 +227,14 @@ class Answerer:
             if on_text:
                 on_text(answer.answer)
         else:
-            sources = self.sources(question, vector, self.relevant(question, retrieval), self.settings.prompt_sentences)
+            relevant = self.relevant(question, retrieval)
+            sources = self.sources(question, vector, relevant, self.settings.quote_sentences)
             lead: list[AnswerSentence] = []
             if mode == "generative":
-                lead = self._generate(answer, template, question, sources, on_text)
+                shown = self.sources(
+                    question, vector, relevant[: self.settings.prompt_sources], self.settings.prompt_sentences
+                )
+                lead = self._generate(answer, template, question, shown, on_text)
             quoted = [q for q in self.quotes(sources) if all(q.text != s.text for s in lead)]
             if on_text:
                 for sentence in quoted:
@@ -245,9 +249,7 @@ class Answerer:
         """The sources shown to the model, trimmed to the context window: sentences first, then
         whole sources. What is left out is said in the answer's notes, never cut silently."""
         budget = generator.n_ctx - self.settings.max_tokens - 16
-        shown = list(sources[: self.settings.prompt_sources])
-        if len(sources) > len(shown):
-            answer.notes.append(f"the model saw the best {len(shown)} of {len(sources)} sources; the others are quoted")
+        shown = list(sources)
         while True:
             messages = template.render(sources=format_sources(shown), question=question, cannot_answer=CANNOT_ANSWER)
             used = sum(generator.count_tokens(m["content"]) for m in messages) + 8 * len(messages)

@@ -137,6 +137,11 @@ class Retriever:
         for rank, (record, score) in enumerate(lexical_hits, start=1):
             paper = papers.setdefault(record.paper_id, PaperHit(record.paper_id, record.title, 0.0))
             paper.lexical, paper.lexical_rank = score, rank
+        # a paper only BM25 proposed still deserves its true dense score, not zero
+        unscored = [pid for pid, p in papers.items() if p.dense_rank is None]
+        for pid, vectors in self.store.chunk_vectors(unscored).items():
+            sims = vectors @ vector
+            papers[pid].dense, papers[pid].vector = float(np.max(sims)), vectors[int(np.argmax(sims))]
         for paper in papers.values():
             paper.score = paper.fused = paper.dense + (
                 self.lexical_weight * paper.lexical / lexical_max if lexical_max else 0.0

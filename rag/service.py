@@ -45,7 +45,9 @@ class RagService:
 
     @cached_property
     def store(self) -> Store:
-        return Store(self.settings.store_path, self.settings.collection, self.settings.chroma_url)
+        return Store(
+            self.settings.store_path, self.settings.collection, self.settings.chroma_url, self.settings.hnsw_ef_search
+        )
 
     def generator(self) -> Generator:
         with self._generator_lock:

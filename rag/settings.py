@@ -82,6 +82,10 @@ class Settings(BaseSettings):
         default=None, description="Chroma server URL (e.g. http://127.0.0.1:8001); unset means the embedded store."
     )
 
+    hnsw_ef_search: int = Field(
+        default=256, ge=10, le=10_000, description="HNSW search breadth: higher is slower, more exact and more stable."
+    )
+
     # Embedding and chunking
     embedder_path: Path | None = Field(
         default=None, description="sentence-transformers model folder; unset means the bundled all-MiniLM-L6-v2."
@@ -148,7 +152,13 @@ class Settings(BaseSettings):
         default=1, ge=1, le=10, description="Sources shown to the model (a larger model can take more)."
     )
     prompt_sentences: int = Field(
-        default=3, ge=1, le=20, description="Most relevant sentences kept per source, shown and quoted."
+        default=3, ge=1, le=20, description="Most relevant sentences of each source shown to the model."
+    )
+    quote_sentences: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="Sentences of the best source quoted as evidence (one of each other source).",
     )
 
     # Answering

@@ -96,10 +96,11 @@ def _client(store_path: Path, chroma_url: str | None) -> Any:
 class Store:
     """Chunks, their vectors and their papers, in one Chroma collection."""
 
-    def __init__(self, store_path: Path, collection: str, chroma_url: str | None = None) -> None:
+    def __init__(self, store_path: Path, collection: str, chroma_url: str | None = None, ef_search: int = 256) -> None:
         self.location = chroma_url or str(store_path)
         self._client = _client(store_path, chroma_url)
         self._name = collection
+        self._ef_search = ef_search
         self._collection: Any = None
         try:
             existing = {c if isinstance(c, str) else c.name for c in self._client.list_collections()}
@@ -107,6 +108,17 @@ class Store:
             raise StoreError(f"cannot read the store at {self.location}: {e}", fix="run `rag ingest --rebuild`") from e
         if collection in existing:
             self._collection = self._client.get_collection(collection)
+            self._tune_search()
+
+    def _tune_search(self) -> None:
+        """HNSW is approximate: with a small `ef_search` the tail of a 100-result query varies
+        from run to run. A wider search makes results stable (and exact on small collections)."""
+        try:
+            hnsw = (self._collection.configuration or {}).get("hnsw") or {}
+            if hnsw.get("ef_search") != self._ef_search:
+                self._collection.modify(configuration={"hnsw": {"ef_search": self._ef_search}})
+        except Exception as e:  # older servers may not support modifying the configuration
+            log.warning("could not set ef_search on %s: %s", self._name, e)
 
     # ---- the self-description -------------------------------------------------------------
 
@@ -144,7 +156,7 @@ class Store:
                 "chunking": fingerprint.chunking,
                 "dimension": fingerprint.dimension,
             },
-            configuration={"hnsw": {"space": "cosine"}},
+            configuration={"hnsw": {"space": "cosine", "ef_construction": 200, "ef_search": self._ef_search}},
             embedding_function=None,
         )
 
@@ -229,6 +241,16 @@ class Store:
     @staticmethod
     def _stored(chunk_id: str, document: str, meta: dict[str, Any]) -> StoredChunk:
         return StoredChunk(chunk_id, str(meta["paper_id"]), str(meta["title"]), int(meta["index"]), document)
+
+    def chunk_vectors(self, paper_ids: Sequence[str]) -> dict[str, np.ndarray[Any, Any]]:
+        """Every chunk embedding of the given papers (rows), by paper id: for exact scoring."""
+        if not paper_ids:
+            return {}
+        page = self._require().get(where={"paper_id": {"$in": list(paper_ids)}}, include=["metadatas", "embeddings"])
+        rows: dict[str, list[np.ndarray[Any, Any]]] = {}
+        for meta, vector in zip(page["metadatas"], page["embeddings"], strict=True):
+            rows.setdefault(str(meta["paper_id"]), []).append(np.asarray(vector, dtype=np.float32))
+        return {pid: np.stack(vs) for pid, vs in rows.items()}
 
     def iter_chunks(self) -> Iterator[StoredChunk]:
         collection = self._require()
