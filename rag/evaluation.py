@@ -136,6 +136,7 @@ def per_question(o: Outcome, corpus_titles: set[str]) -> dict[str, Any]:
 
 
 def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    summaries = [r for r in rows if r["kind"] == "summary" and "recall_at_5" in r]
     answerable = [r for r in rows if "recall_at_5" in r]
     unanswerable = [r for r in rows if "recall_at_5" not in r]
     facts = sum(r.get("facts", 0) for r in answerable)
@@ -159,6 +160,9 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "rejected_sentence_rate": round(sum(r["rejected_sentences"] for r in rows) / generated, 4)
         if generated
         else 0.0,
+        "summary_coverage": _mean(r["citation_recall"] for r in summaries),
+        "summary_citation_precision": _mean(r["citation_precision"] for r in summaries if "citation_precision" in r),
+        "summary_invented_citations": sum(r["invented_citations"] for r in rows if r["kind"] == "summary"),
         "latency_ms_p50": _percentile(latencies, 0.5),
         "latency_ms_p95": _percentile(latencies, 0.95),
         "first_token_ms_p50": _percentile(first_tokens, 0.5),
@@ -192,6 +196,7 @@ TABLE_COLUMNS = [
     ("false.ref", "false_refusal_rate"),
     ("invented", "invented_citations"),
     ("unsup", "unsupported_sentence_rate"),
+    ("sum.cov", "summary_coverage"),
     ("p50 ms", "latency_ms_p50"),
     ("ttft ms", "first_token_ms_p50"),
 ]
@@ -232,5 +237,26 @@ def outcome_from_answer(question: Question, answer: Any) -> Outcome:
         rejected_sentences=max(0, int(data.get("unsupported_sentences", 0)) - shown_unsupported),
         latency_ms=float(data["timings"]["total_ms"]),
         first_token_ms=data["timings"].get("first_token_ms"),
+        extra={"coverage": data.get("coverage"), "notes": data.get("notes", [])},
+    )
+
+
+def outcome_from_summary(question: Question, summary: Any) -> Outcome:
+    """Read an `rag.summary.Summary` (or its dict) into an Outcome: its matched set stands in
+    for the retrieved papers, its citations for the cited ones."""
+    data = summary if isinstance(summary, dict) else summary.to_dict()
+    sentences = data.get("sentences", [])
+    shown_unsupported = sum(1 for s in sentences if not s["supported"])
+    return Outcome(
+        question=question,
+        retrieved=[m["title"] for m in data["matched"]],
+        cited=[c["title"] for c in data["citations"]],
+        answer=data["markdown"],
+        refused=bool(data["refused"]),
+        sentences=len(sentences),
+        unsupported_sentences=shown_unsupported,
+        rejected_sentences=max(0, int(data.get("unsupported_sentences", 0)) - shown_unsupported),
+        latency_ms=float(data["timings"]["total_ms"]),
+        first_token_ms=None,
         extra={"coverage": data.get("coverage"), "notes": data.get("notes", [])},
     )

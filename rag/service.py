@@ -23,6 +23,7 @@ from rag.refusal import TermStatistics
 from rag.retrieval import Retriever
 from rag.settings import Settings
 from rag.store import Store
+from rag.summary import Progress, Summarizer, Summary
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +89,12 @@ class RagService:
         stats = TermStatistics(f"{p.title} {p.abstract}" for p in retriever.lexical.papers)
         return Answerer(self.settings, retriever, self.embedder, self.generator, stats, self.store.get_papers)
 
+    @cached_property
+    def summarizer(self) -> Summarizer:
+        return Summarizer(self.answerer)
+
     def _reset_indexes(self) -> None:
-        for name in ("retriever", "answerer"):
+        for name in ("retriever", "answerer", "summarizer"):
             self.__dict__.pop(name, None)
 
     # ---- operations -------------------------------------------------------------------------
@@ -120,6 +125,16 @@ class RagService:
         self, question: str, k: int | None = None, mode: str | None = None, on_text: OnText | None = None
     ) -> Answer:
         return self.answerer.ask(question, k=k, mode=mode, on_text=on_text)
+
+    def summarize(
+        self,
+        topic: str | None = None,
+        papers: Sequence[str] = (),
+        mode: str | None = None,
+        progress: Progress | None = None,
+    ) -> Summary:
+        """A cited summary of a topic (every matching paper) or of the named papers."""
+        return self.summarizer.summarize(topic, papers, mode=mode, progress=progress)
 
     def papers(self) -> list[Paper]:
         return self.store.papers()
