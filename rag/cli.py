@@ -74,19 +74,30 @@ def _progress(label: str) -> Callable[[int, int], Callable[[int], None]]:
     return start
 
 
+_MAX_REPORTED_LINES = 50  # past this, --json has the full list
+
+
 def _print_report(report: Any, as_json: bool, check: bool) -> None:
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
         return
-    verb = "would ingest" if check else "ingested"
-    click.echo(f"{report.path}: {verb} {report.papers} papers in {report.chunks} chunks"
-               + ("" if check else f" ({report.added_chunks} new) in {report.seconds:.1f}s"))
-    if report.duplicates:
-        click.echo(f"  {report.duplicates} duplicate paper(s) skipped")
-    for item in report.skipped:
-        click.echo(f"  skipped line {item.line}: {item.reason}")
-    for item in report.repaired:
-        click.echo(f"  line {item.line}: {item.reason}")
+    verb = "would ingest" if check else ("rebuilt the store with" if report.rebuilt else "ingested")
+    summary = f"{report.path}: {verb} {report.papers} papers in {report.chunks} chunks"
+    if not check:
+        summary += f" ({report.added_chunks} new) in {report.seconds:.1f}s"
+    if report.skipped or report.repaired:
+        summary += f"; skipped {len(report.skipped)} line(s)"
+        summary += f" ({report.duplicates} duplicate)" if report.duplicates else ""
+        summary += f", repaired {len(report.repaired)}" if report.repaired else ""
+    click.echo(summary)
+    lines = [f"  skipped line {i.line}: {i.reason}" for i in report.skipped]
+    lines += [f"  repaired line {i.line}: {i.reason}" for i in report.repaired]
+    for line in lines[:_MAX_REPORTED_LINES]:
+        click.echo(line)
+    if len(lines) > _MAX_REPORTED_LINES:
+        click.echo(f"  ... and {len(lines) - _MAX_REPORTED_LINES} more (--json lists every one)")
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -115,22 +126,38 @@ def cli(ctx: click.Context, store_path: Path | None, verbose: bool) -> None:
 
 @cli.command()
 @click.argument("path", required=False, type=click.Path(path_type=Path))
-@click.option("--check", is_flag=True, help="Dry run: parse and report what would be ingested or skipped; write nothing.")
-@click.option("--rebuild", is_flag=True, help="Drop the collection and embed everything again (after changing embedder or chunking).")
+@click.option("--check", is_flag=True,
+              help="Dry run: parse and report what would be ingested or skipped; write nothing.")
+@click.option("--rebuild", is_flag=True,
+              help="Build the store afresh from PATH alone (after changing embedder or chunking, or when the store is "
+                   "corrupted); the old store keeps answering until the new one is complete.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
 def ingest(ctx: click.Context, path: Path | None, check: bool, rebuild: bool, as_json: bool) -> None:
     """Add the papers of PATH to the store (default: the bundled corpus).
 
     PATH is a papers.txt file (a title line, then an abstract line) or JSONL with one
-    {"title", "abstract", "url"?, "year"?, "authors"?} object per line. Bad records are
-    skipped and reported with their line numbers. Ingesting the same papers again adds
-    nothing; an interrupted ingest resumes where it stopped.
+    {"title", "abstract", "url"?, "year"?, "authors"?} object per line. Bad records (blank or
+    over-long lines, a title with no abstract, a duplicate, bad JSON) are skipped and reported
+    with their line numbers; bytes that are not UTF-8 are removed and reported. Ingesting the
+    same papers again adds nothing; an interrupted ingest resumes where it stopped.
+
+    \b
+    Examples:
+      rag ingest --check my_papers.jsonl      # report what would be kept and skipped
+      rag ingest my_papers.jsonl              # add them
+      rag ingest --rebuild my_papers.jsonl    # replace the whole store with them
     """
     service = _service(_settings(ctx))
-    if rebuild and not check:
-        service.store.drop()
-    report = service.ingest(path, progress=None if as_json else _progress("Embedding"), dry_run=check)
+    rebuild = rebuild and not check
+    try:
+        report = service.ingest(path, progress=None if as_json else _progress("Embedding"), dry_run=check,
+                                rebuild=rebuild)
+    except KeyboardInterrupt:
+        if not rebuild:
+            raise  # the group's message: finished batches are kept, a re-run resumes
+        click.echo("\nInterrupted; the store is unchanged (run `rag ingest --rebuild` again to start over).", err=True)
+        sys.exit(130)
     _print_report(report, as_json, check)
 
 

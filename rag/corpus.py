@@ -1,8 +1,8 @@
 """Reading a collection of papers: the shipped `papers.txt` format and JSONL.
 
 Parsing never raises on a bad record: it keeps what is valid and reports what it skipped, with
-line numbers, so nothing is lost silently. It raises `CorpusError` only when a file cannot be read
-at all or holds no paper.
+line numbers, so nothing is lost silently (a duplicate names the line it repeats). It raises
+`CorpusError` only when a file cannot be read at all, is not UTF-8 text, or holds no paper.
 """
 
 from __future__ import annotations
@@ -24,6 +24,10 @@ GLUED_PREFIX = re.compile(r"^(Subscribe|Sign in|Log in)(?=[A-Z0-9])")
 MAX_TITLE_CHARS = 300
 MIN_ABSTRACT_WORDS = 20
 MAX_RECORD_CHARS = 100_000
+# A file is not text when its start holds NUL bytes, or when more than this share of its start
+# is bytes that are not UTF-8 or control characters (a few stray Latin-1 bytes stay well below).
+_SNIFF_BYTES = 8192
+_MAX_BAD_SHARE = 0.3
 
 _LATEX_ACCENTS = {'\\"o': "ö", '\\"u': "ü", '\\"a': "ä", "\\'e": "é", "\\'a": "á", "\\`e": "è", "\\'i": "í"}
 _LATEX_WRAPPER = re.compile(r"\\(?:emph|texttt|textbf|textit|mathrm|mathbf)\{([^{}]*)\}")
@@ -49,13 +53,26 @@ class Skipped:
 
 @dataclass
 class ParseReport:
-    """What a parse kept and what it skipped."""
+    """What a parse kept and what it skipped, by line number."""
 
     path: Path
     papers: list[Paper] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)  # duplicates included
     repaired: list[Skipped] = field(default_factory=list)  # kept, but with bad bytes removed
     duplicates: int = 0
+    _first_line: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def keep(self, paper: Paper, line: int) -> None:
+        """Add a parsed paper, or report it as a duplicate of the one kept earlier."""
+        first = self._first_line.setdefault(paper.paper_id, line)
+        if first != line:
+            self.duplicates += 1
+            self.skip(line, f"duplicate of the paper at line {first}")
+            return
+        self.papers.append(paper)
+
+    def skip(self, line: int, reason: str) -> None:
+        self.skipped.append(Skipped(line, reason))
 
 
 def clean_text(text: str) -> str:
@@ -81,7 +98,8 @@ def make_paper(title: str, abstract: str, **extra: object) -> Paper:
 
 
 def _decode(raw: bytes, report: ParseReport) -> list[str]:
-    lines = raw.removeprefix(b"\xef\xbb\xbf").split(b"\n")
+    # splitlines: \n, \r\n and a lone \r (old Mac files) all end a line, as in an editor
+    lines = raw.removeprefix(b"\xef\xbb\xbf").splitlines()
     out: list[str] = []
     for number, line in enumerate(lines, start=1):
         try:
@@ -108,22 +126,24 @@ def parse_papers_txt(lines: list[str], report: ParseReport) -> None:
         if not line or CHROME_LINE.match(line):
             continue
         if len(line) > MAX_RECORD_CHARS:
-            report.skipped.append(Skipped(number, f"line of {len(line):,} characters is too long to be a paper"))
-            pending = None
+            report.skip(number, f"line of {len(line):,} characters is too long to be a paper")
+            if pending is not None:
+                report.skip(pending[0], f"title whose abstract (line {number}) was skipped")
+                pending = None
             continue
         if pending is not None and _looks_like_abstract(line) and not _looks_like_title(line):
-            report.papers.append(make_paper(pending[1], line))
+            report.keep(make_paper(pending[1], line), pending[0])
             pending = None
             continue
         if pending is not None:
-            report.skipped.append(Skipped(pending[0], "title with no abstract"))
+            report.skip(pending[0], "title with no abstract")
             pending = None
         if _looks_like_title(line):
             pending = (number, GLUED_PREFIX.sub("", line))
         else:
-            report.skipped.append(Skipped(number, "abstract with no title"))
+            report.skip(number, "abstract with no title")
     if pending is not None:
-        report.skipped.append(Skipped(pending[0], "title with no abstract"))
+        report.skip(pending[0], "title with no abstract")
 
 
 def parse_jsonl(lines: list[str], report: ParseReport) -> None:
@@ -132,47 +152,74 @@ def parse_jsonl(lines: list[str], report: ParseReport) -> None:
         line = raw.strip()
         if not line:
             continue
+        if len(line) > 2 * MAX_RECORD_CHARS:  # before parsing: JSON escapes may double the length
+            report.skip(number, f"line of {len(line):,} characters is too long to be a paper")
+            continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError as e:
-            report.skipped.append(Skipped(number, f"not valid JSON ({e.msg})"))
+            report.skip(number, f"not valid JSON ({e.msg})")
+            continue
+        except RecursionError:
+            report.skip(number, "JSON nested too deeply")
             continue
         if not isinstance(record, dict):
-            report.skipped.append(Skipped(number, "not a JSON object"))
+            report.skip(number, "not a JSON object")
             continue
         title, abstract = record.get("title"), record.get("abstract")
         if not isinstance(title, str) or not title.strip():
-            report.skipped.append(Skipped(number, "missing a title"))
+            report.skip(number, "missing a title")
             continue
         if not isinstance(abstract, str) or not abstract.strip():
-            report.skipped.append(Skipped(number, "missing an abstract"))
+            report.skip(number, "missing an abstract")
             continue
         if len(title) + len(abstract) > MAX_RECORD_CHARS:
-            report.skipped.append(Skipped(number, "record is too long to be a paper"))
+            report.skip(number, "record is too long to be a paper")
             continue
         year = record.get("year")
         authors = record.get("authors") or ()
-        report.papers.append(
-            make_paper(
-                title,
-                abstract,
-                url=record["url"] if isinstance(record.get("url"), str) else None,
-                year=year if isinstance(year, int) and not isinstance(year, bool) else None,
-                authors=tuple(str(a) for a in authors) if isinstance(authors, list) else (),
-            )
+        paper = make_paper(
+            title,
+            abstract,
+            url=record["url"] if isinstance(record.get("url"), str) else None,
+            year=year if isinstance(year, int) and not isinstance(year, bool) else None,
+            authors=tuple(str(a) for a in authors) if isinstance(authors, list) else (),
+        )
+        if not paper.title or not paper.abstract:  # nothing left once control characters went
+            report.skip(number, "missing a title" if not paper.title else "missing an abstract")
+            continue
+        report.keep(paper, number)
+
+
+def _check_is_text(path: Path, raw: bytes) -> None:
+    """Raise CorpusError for a file that is not UTF-8 text, saying what it seems to be instead."""
+    start = raw[:_SNIFF_BYTES]
+    if start.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise CorpusError(
+            f"{path} is UTF-16 text, not UTF-8", fix=f"convert it first, e.g. iconv -f UTF-16 -t UTF-8 {path}"
+        )
+    text = start.decode("utf-8", errors="replace")
+    if len(start) == _SNIFF_BYTES:  # the sample may end inside a character
+        text = text.rstrip("\ufffd")
+    bad = sum(1 for ch in text if ch == "\ufffd" or (unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f"))
+    if b"\x00" in start or bad > _MAX_BAD_SHARE * max(len(text), 1):
+        raise CorpusError(
+            f"{path} is not a text file (or not UTF-8 text)",
+            fix="pass a papers.txt or JSONL file in UTF-8 (iconv -t UTF-8 converts other encodings)",
         )
 
 
-def _dedupe(report: ParseReport) -> None:
-    seen: set[str] = set()
-    unique: list[Paper] = []
-    for paper in report.papers:
-        if paper.paper_id in seen:
-            report.duplicates += 1
-            continue
-        seen.add(paper.paper_id)
-        unique.append(paper)
-    report.papers = unique
+def _is_jsonl(path: Path, lines: list[str]) -> bool:
+    """By extension, or by content: a file whose first line is a JSON object, whatever its name."""
+    if path.suffix.lower() in {".jsonl", ".ndjson"}:
+        return True
+    first = next((line.strip() for line in lines if line.strip()), "")
+    if not first.startswith("{") or len(first) > 2 * MAX_RECORD_CHARS:
+        return False
+    try:
+        return isinstance(json.loads(first), dict)
+    except (json.JSONDecodeError, RecursionError):
+        return False
 
 
 def load_corpus(path: Path) -> ParseReport:
@@ -185,18 +232,24 @@ def load_corpus(path: Path) -> ParseReport:
         raise CorpusError(f"corpus path is a folder: {path}", fix="pass a .txt or .jsonl file") from e
     except OSError as e:
         raise CorpusError(f"cannot read corpus file {path}: {e.strerror}", fix="check its permissions") from e
-    if b"\x00" in raw[:8192]:
-        raise CorpusError(f"{path} is not a text file", fix="pass a papers.txt or JSONL file")
+    _check_is_text(path, raw)
     report = ParseReport(path=path)
     lines = _decode(raw, report)
-    if path.suffix.lower() in {".jsonl", ".ndjson"}:
+    if _is_jsonl(path, lines):
         parse_jsonl(lines, report)
     else:
         parse_papers_txt(lines, report)
-    _dedupe(report)
+    report.skipped.sort(key=lambda s: s.line)
     if not report.papers:
+        if not raw.strip():
+            why = ": the file is empty"
+        elif report.skipped:
+            why = ": every record was skipped (" + "; ".join(f"line {s.line}: {s.reason}" for s in report.skipped[:3])
+            why += "; ...)" if len(report.skipped) > 3 else ")"
+        else:
+            why = ""
         raise CorpusError(
-            f"no papers found in {path}",
+            f"no papers found in {path}{why}",
             fix="expected a title line followed by an abstract line, or JSONL with title and abstract",
         )
     return report

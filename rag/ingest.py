@@ -1,4 +1,9 @@
-"""Corpus file → chunks → vectors → store. Resumable: what is stored already is not embedded again."""
+"""Corpus file → chunks → vectors → store. Resumable: what is stored already is not embedded again.
+
+Each write holds whole papers, so a killed ingest leaves only complete papers behind and the
+store keeps answering; a re-run embeds just what is missing. A rebuild writes into a side
+collection and replaces the live one only once it is complete.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rag.chunking import chunk_papers, chunking_signature
+from rag.chunking import Chunk, chunk_papers, chunking_signature
 from rag.corpus import ParseReport, Skipped, load_corpus
 from rag.embedding import Embedder
 from rag.store import Fingerprint, Store
@@ -29,6 +34,8 @@ class IngestReport:
     repaired: list[Skipped] = field(default_factory=list)
     duplicates: int = 0
     seconds: float = 0.0
+    rebuilt: bool = False
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -38,13 +45,30 @@ class IngestReport:
             "added_chunks": self.added_chunks,
             "duplicates": self.duplicates,
             "seconds": round(self.seconds, 2),
+            "rebuilt": self.rebuilt,
             "skipped": [{"line": s.line, "reason": s.reason} for s in self.skipped],
             "repaired": [{"line": s.line, "reason": s.reason} for s in self.repaired],
+            "notes": self.notes,
         }
 
 
 def fingerprint(embedder: Embedder, max_tokens: int, overlap: int) -> Fingerprint:
     return Fingerprint(embedder.name, chunking_signature(max_tokens, overlap), embedder.dimension)
+
+
+def whole_paper_batches(chunks: list[Chunk], batch_size: int) -> list[list[Chunk]]:
+    """Batches of about `batch_size` chunks that never split a paper (one write per batch, so a
+    killed ingest leaves no paper half-stored). Within a paper the first chunk, which carries
+    the paper's record, comes last."""
+    by_paper: dict[str, list[Chunk]] = {}
+    for chunk in sorted(chunks, key=lambda c: (c.paper_id, c.index == 0, c.index)):
+        by_paper.setdefault(chunk.paper_id, []).append(chunk)
+    batches: list[list[Chunk]] = []
+    for paper_chunks in by_paper.values():
+        if not batches or (batches[-1] and len(batches[-1]) + len(paper_chunks) > batch_size):
+            batches.append([])
+        batches[-1].extend(paper_chunks)
+    return batches
 
 
 def ingest(
@@ -56,35 +80,42 @@ def ingest(
     batch_size: int,
     progress: Callable[[int, int], Progress] | None = None,
     dry_run: bool = False,
+    rebuild: bool = False,
 ) -> IngestReport:
     """Parse `path`, chunk it, and store the chunks the store does not hold yet.
 
     Chunks are embedded and written batch by batch, so an interrupted ingest keeps what it
     finished and a re-run picks up the rest (chunk ids derive from content, so nothing doubles).
-    `progress(total, already_done)` returns a callback fed the count of each stored batch.
+    With `rebuild`, everything goes into a fresh side collection that replaces the store's only
+    once complete. `progress(total, already_done)` returns a callback fed the count of each
+    stored batch.
     """
     started = time.perf_counter()
-    parsed: ParseReport = load_corpus(path)
+    parsed: ParseReport = load_corpus(path)  # a bad file fails here, before the store is touched
     chunks = chunk_papers(parsed.papers, embedder.count_tokens, max_tokens, overlap)
     report = IngestReport(path, len(parsed.papers), len(chunks), 0, parsed.skipped, parsed.repaired, parsed.duplicates)
     if dry_run or store is None:
         report.seconds = time.perf_counter() - started
         return report
 
-    store.create(fingerprint(embedder, max_tokens, overlap))
+    if rebuild:
+        store.begin_rebuild(fingerprint(embedder, max_tokens, overlap))
+    else:
+        store.create(fingerprint(embedder, max_tokens, overlap))
     missing = set(store.missing_ids([c.chunk_id for c in chunks]))
     todo = [c for c in chunks if c.chunk_id in missing]
     papers = {p.paper_id: p for p in parsed.papers}
-    # a paper's first chunk carries its record: write it last, so a paper is listed only when whole
-    todo.sort(key=lambda c: (c.paper_id, c.index == 0, c.index))
     advance = progress(len(chunks), len(chunks) - len(todo)) if progress else None
-    for start in range(0, len(todo), batch_size):
-        batch = todo[start : start + batch_size]
+    for batch in whole_paper_batches(todo, batch_size):
         vectors = embedder.embed([c.embed_text for c in batch])
         store.upsert(batch, vectors, papers)
         report.added_chunks += len(batch)
+        log.info("stored %d of %d chunks", len(chunks) - len(todo) + report.added_chunks, len(chunks))
         if advance:
             advance(len(batch))
+    if rebuild:
+        store.finish_rebuild()
+        report.rebuilt = True
     report.seconds = time.perf_counter() - started
     log.info("ingested %s: %d papers, %d chunks (%d new)", path, report.papers, report.chunks, report.added_chunks)
     return report

@@ -7,6 +7,7 @@ the model loads on the first question that needs it.
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 from collections.abc import Callable, Sequence
 from functools import cached_property
@@ -16,13 +17,13 @@ from typing import Any
 from rag.answer import Answer, Answerer, OnText
 from rag.corpus import Paper
 from rag.embedding import Embedder
-from rag.errors import NotFoundError, StoreError
+from rag.errors import CorpusError, NotFoundError, StoreError
 from rag.generation import Generator, load_generator
 from rag.ingest import IngestReport, fingerprint, ingest
 from rag.refusal import TermStatistics
 from rag.retrieval import Retriever
 from rag.settings import Settings
-from rag.store import Store
+from rag.store import Store, staging_folder, swap_folders
 from rag.summary import Progress, Summarizer, Summary
 
 log = logging.getLogger(__name__)
@@ -100,18 +101,60 @@ class RagService:
     # ---- operations -------------------------------------------------------------------------
 
     def ingest(
-        self, path: Path | None = None, progress: ProgressFactory | None = None, dry_run: bool = False
+        self,
+        path: Path | None = None,
+        progress: ProgressFactory | None = None,
+        dry_run: bool = False,
+        rebuild: bool = False,
     ) -> IngestReport:
-        report = ingest(
-            path or self.settings.corpus_path,
-            None if dry_run else self.store,  # a dry run must not even create the store folder
+        """Add a corpus to the store. `dry_run` parses and reports without touching the store;
+        `rebuild` builds a fresh collection that replaces the current one once complete (or, if
+        the store cannot be opened at all, a fresh folder that replaces it)."""
+        path = path or self.settings.corpus_path
+        if rebuild and not dry_run:
+            try:
+                self.store  # noqa: B018 - opening it tells whether a collection swap can work
+            except StoreError as e:
+                if self.settings.chroma_url:
+                    raise
+                log.warning("rebuilding in a new folder, since the store cannot be opened: %s", e.message)
+                return self._rebuild_folder(path, progress)
+        report = self._ingest_into(None if dry_run else self.store, path, progress, dry_run, rebuild)
+        self._reset_indexes()
+        return report
+
+    def _ingest_into(
+        self, store: Store | None, path: Path, progress: ProgressFactory | None, dry_run: bool, rebuild: bool
+    ) -> IngestReport:
+        return ingest(
+            path,
+            store,  # None in a dry run: it must not even create the store folder
             self.embedder,
             self.settings.chunk_max_tokens,
             self.settings.chunk_overlap_sentences,
             self.settings.embed_batch_size,
             progress,
             dry_run,
+            rebuild,
         )
+
+    def _rebuild_folder(self, path: Path, progress: ProgressFactory | None) -> IngestReport:
+        """Build a new store beside the unreadable one, then move it into place."""
+        target = self.settings.store_path
+        staging = staging_folder(target)
+        fresh = Store(staging, self.settings.collection, None, self.settings.hnsw_ef_search)
+        try:
+            report = self._ingest_into(fresh, path, progress, dry_run=False, rebuild=False)
+        except BaseException:
+            fresh.close()
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        fresh.close()
+        kept = swap_folders(staging, target)
+        report.rebuilt = True
+        if kept is not None:
+            report.notes.append(f"the unreadable store was moved to {kept}; delete it once you do not need it")
+        self.__dict__.pop("store", None)
         self._reset_indexes()
         return report
 
@@ -119,7 +162,13 @@ class RagService:
         """Ingest the bundled corpus on first use; later runs reuse the store."""
         if self.store.exists and self.store.count() > 0:
             return None
-        return self.ingest(self.settings.corpus_path, progress)
+        try:
+            return self.ingest(self.settings.corpus_path, progress)
+        except CorpusError as e:
+            raise StoreError(
+                f"the store at {self.store.location} is empty and the corpus to fill it failed: {e.message}",
+                fix="run `rag ingest PATH` with your corpus, or set RAG_CORPUS_PATH",
+            ) from e
 
     def ask(
         self, question: str, k: int | None = None, mode: str | None = None, on_text: OnText | None = None

@@ -3,12 +3,20 @@
 Embedded by default (a `PersistentClient` folder), or a Chroma server when `chroma_url` is set.
 We always pass our own embeddings; the collection is created with no embedding function so
 Chroma never reaches for its default model (which would download one).
+
+A rebuild never leaves the store half-built: it fills a side collection (`<name>__rebuild`) while
+the live one keeps answering, then swaps it in by renaming. A store that cannot be opened at
+all is rebuilt in a sibling folder that replaces it once complete (`staging_folder`,
+`swap_folders`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
+import shutil
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +32,11 @@ from rag.errors import StoreError, StoreMismatchError
 log = logging.getLogger(__name__)
 
 _PAGE = 5000
+_DATABASE = "chroma.sqlite3"
+_SEGMENT_FOLDER = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+REBUILD_SUFFIX = "__rebuild"
+RETIRED_SUFFIX = "__old"
+_MAX_NAME = 63  # Chroma's limit on collection names
 
 
 @dataclass(frozen=True)
@@ -84,13 +97,50 @@ def _client(store_path: Path, chroma_url: str | None) -> Any:
             f"the store folder is not writable: {store_path}",
             fix="fix its permissions or set RAG_STORE_PATH to a writable folder",
         )
+    _check_database_present(store_path)
     try:
         return chromadb.PersistentClient(path=str(store_path), settings=chroma_settings)
     except Exception as e:
         raise StoreError(
             f"cannot open the store at {store_path}: {e}",
-            fix="it may be corrupted: run `rag ingest --rebuild` or delete the folder and ingest again",
+            fix="it may be corrupted: run `rag ingest --rebuild [PATH]` to build it again",
         ) from e
+
+
+def _check_database_present(store_path: Path) -> None:
+    """Chroma would quietly start an empty store over vector folders whose database is gone (and
+    the first question would then ingest the bundled corpus into it): say so instead."""
+    database = store_path / _DATABASE
+    if database.is_file() and database.stat().st_size > 0:
+        return
+    if any(_SEGMENT_FOLDER.match(p.name) and p.is_dir() for p in store_path.iterdir()):
+        raise StoreError(
+            f"the store at {store_path} has lost its database file {_DATABASE}",
+            fix="run `rag ingest --rebuild [PATH]` to build it again from your corpus",
+        )
+
+
+def staging_folder(store_path: Path) -> Path:
+    """An empty sibling folder to build a replacement store in (a leftover is removed)."""
+    staging = store_path.with_name(store_path.name + ".rebuild")
+    shutil.rmtree(staging, ignore_errors=True)
+    return staging
+
+
+def swap_folders(staging: Path, store_path: Path) -> Path | None:
+    """Put the complete store built in `staging` in place of `store_path`. The old folder is
+    kept beside it (renamed, never deleted: it may hold the only copy of something); returns
+    where it went, or None if there was none."""
+    kept: Path | None = None
+    if store_path.exists():
+        kept = store_path.with_name(f"{store_path.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
+        os.replace(store_path, kept)
+    os.replace(staging, store_path)
+    return kept
+
+
+def _side_name(name: str, suffix: str) -> str:
+    return name[: _MAX_NAME - len(suffix)] + suffix
 
 
 class Store:
@@ -102,13 +152,36 @@ class Store:
         self._name = collection
         self._ef_search = ef_search
         self._collection: Any = None
+        self._live: Any = None  # during a rebuild: the collection that still answers
+        self._rebuilding = False
         try:
-            existing = {c if isinstance(c, str) else c.name for c in self._client.list_collections()}
+            existing = self._collection_names()
+            if collection not in existing and _side_name(collection, RETIRED_SUFFIX) in existing:
+                self._finish_interrupted_swap(existing)
+                existing = self._collection_names()
+            if collection in existing:
+                self._collection = self._client.get_collection(collection)
         except Exception as e:
-            raise StoreError(f"cannot read the store at {self.location}: {e}", fix="run `rag ingest --rebuild`") from e
-        if collection in existing:
-            self._collection = self._client.get_collection(collection)
+            raise StoreError(
+                f"cannot read the store at {self.location}: {e}",
+                fix="it may be corrupted: run `rag ingest --rebuild [PATH]` to build it again",
+            ) from e
+        if self._collection is not None:
             self._tune_search()
+
+    def _collection_names(self) -> set[str]:
+        return {c if isinstance(c, str) else c.name for c in self._client.list_collections()}
+
+    def _finish_interrupted_swap(self, existing: set[str]) -> None:
+        """A rebuild stopped between its renames: the new collection is complete (the swap starts
+        only then), so finish the swap; with no new one, put the old one back."""
+        retired, rebuilt = _side_name(self._name, RETIRED_SUFFIX), _side_name(self._name, REBUILD_SUFFIX)
+        if rebuilt in existing:
+            self._client.get_collection(rebuilt).modify(name=self._name)
+            self._client.delete_collection(retired)
+        else:
+            self._client.get_collection(retired).modify(name=self._name)
+        log.warning("finished a rebuild of %s that was interrupted while swapping collections", self._name)
 
     def _tune_search(self) -> None:
         """HNSW is approximate: with a small `ef_search` the tail of a 100-result query varies
@@ -141,7 +214,7 @@ class Store:
             raise StoreMismatchError(
                 f"the store at {self.location} was built with embedder {found.embedder} and chunking "
                 f"{found.chunking}, but the settings ask for {expected.embedder} and {expected.chunking}",
-                fix="run `rag ingest --rebuild` to re-embed the collection",
+                fix="run `rag ingest --rebuild [PATH]` to embed the collection again with these settings",
             )
 
     def create(self, fingerprint: Fingerprint) -> None:
@@ -149,8 +222,11 @@ class Store:
         if self._collection is not None:
             self.check(fingerprint)
             return
-        self._collection = self._client.create_collection(
-            name=self._name,
+        self._collection = self._new_collection(self._name, fingerprint)
+
+    def _new_collection(self, name: str, fingerprint: Fingerprint) -> Any:
+        return self._client.create_collection(
+            name=name,
             metadata={
                 "embedder": fingerprint.embedder,
                 "chunking": fingerprint.chunking,
@@ -164,6 +240,39 @@ class Store:
         if self._collection is not None:
             self._client.delete_collection(self._name)
             self._collection = None
+
+    def begin_rebuild(self, fingerprint: Fingerprint) -> None:
+        """Send writes to a new, empty side collection; the live one is untouched until
+        `finish_rebuild`. A side collection left by an interrupted rebuild is discarded: it may
+        hold another corpus."""
+        rebuilt = _side_name(self._name, REBUILD_SUFFIX)
+        if rebuilt in self._collection_names():
+            self._client.delete_collection(rebuilt)
+        self._live, self._rebuilding = self._collection, True
+        self._collection = self._new_collection(rebuilt, fingerprint)
+
+    def finish_rebuild(self) -> None:
+        """Swap the complete side collection in: live → `__old`, rebuilt → live, drop `__old`.
+        Each rename is one database transaction, and a crash between them is finished by the
+        next open (`_finish_interrupted_swap`): readers see the old store or the new, never a
+        mix and never nothing."""
+        if not self._rebuilding:
+            raise RuntimeError("finish_rebuild() without begin_rebuild()")
+        retired = _side_name(self._name, RETIRED_SUFFIX)
+        if retired in self._collection_names():
+            self._client.delete_collection(retired)
+        if self._live is not None:
+            self._live.modify(name=retired)
+        self._collection.modify(name=self._name)
+        if self._live is not None:
+            self._client.delete_collection(retired)
+        self._live, self._rebuilding = None, False
+
+    def close(self) -> None:
+        """Release the database (before its folder is moved)."""
+        close = getattr(self._client, "close", None)
+        if close is not None:
+            close()
 
     def _require(self) -> Any:
         if self._collection is None:

@@ -1,8 +1,8 @@
 """Grounded summaries of a topic or of chosen papers, every sentence cited.
 
-1. Match: for a topic, retrieval proposes candidates and a paper matches when it mentions the
-   topic's distinctive terms (IDF-weighted, at least `summary_term_cover` of them) or sits next
-   to the best paper in score. Off-collection topics are refused with the answer loop's
+1. Match: for a topic, retrieval proposes candidates and a paper matches when it mentions every
+   name the topic uses ("Kolmogorov-Arnold") and either the topic's distinctive terms
+   (IDF-weighted, at least `summary_term_cover` of them) or sits next to the best paper in score. Off-collection topics are refused with the answer loop's
    coverage check. Named papers are resolved by id or title; an unknown one is an error that
    lists the nearest titles.
 2. Map: one key point per paper from its sentences most relevant to the topic, written by the
@@ -28,13 +28,13 @@ from typing import Any
 
 import numpy as np
 
-from rag.answer import Answerer, Citation
+from rag.answer import Answer, Answerer, Citation
 from rag.citations import AnswerSentence, Source, content_terms, parse_sentences
 from rag.corpus import Paper
 from rag.errors import NotFoundError, QuestionError
 from rag.generation import guard_repetition
 from rag.prompts import load_template
-from rag.refusal import assess
+from rag.refusal import assess, missing_named_terms
 from rag.retrieval import PaperHit
 
 log = logging.getLogger(__name__)
@@ -127,6 +127,22 @@ class Summary:
         lines += [f"{s.n}. {s.title}" for s in self.sources]
         return "\n".join(lines).strip()
 
+    def as_answer(self) -> Answer:
+        """The summary as a chat answer: its Markdown, citations and refusal flag."""
+        return Answer(
+            self.topic,
+            self.markdown(),
+            self.refused,
+            self.mode,
+            self.model,
+            ",".join(self.prompts) or "summary",
+            citations=self.citations,
+            sentences=self.sentences,
+            notes=self.notes,
+            unsupported_sentences=self.unsupported_sentences,
+            timings=dict(self.timings),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "topic": self.topic,
@@ -205,7 +221,10 @@ class Summarizer:
         papers = self.answerer.retriever.papers
         matched = []
         for hit in candidates:
-            text_terms = content_terms(papers[hit.paper_id].title + " " + papers[hit.paper_id].abstract)
+            text = papers[hit.paper_id].title + " " + papers[hit.paper_id].abstract
+            if missing_named_terms(topic, [text]):  # "Kolmogorov complexity" is not "Kolmogorov-Arnold"
+                continue
+            text_terms = content_terms(text)
             cover = sum(w for t, w in weights.items() if t in text_terms) / total if total else 0.0
             if cover >= self.settings.summary_term_cover or best - hit.fused <= self.settings.single_margin:
                 matched.append(hit)
@@ -347,21 +366,15 @@ class Summarizer:
             else f'{len(summary.matched)} papers in the collection match "{topic}"; {len(everyone)} are summarized here'
         ) + "."
         sentences = [AnswerSentence(count, everyone, True, 1.0, kind="overview")]
-        labelled = [g for g in summary.groups if g.label.startswith("Shared:")]
-        if len(labelled) >= 1 and len(summary.groups) > 1:
-            parts = [
-                f"{g.label.removeprefix('Shared: ')} "
+        shared = [g for g in summary.groups if g.label.startswith("Shared:")]
+        if shared and len(summary.groups) > 1:
+            cited = sorted({n for g in shared for p in g.points for n in p.citations})
+            themes = "; ".join(
+                g.label.removeprefix("Shared: ")
+                + " "
                 + "".join(f"[{n}]" for n in sorted({n for p in g.points for n in p.citations}))
-                for g in summary.groups
-                if g.label.startswith("Shared:")
-            ]
-            sentences.append(
-                AnswerSentence(
-                    f"They fall into {len(summary.groups)} groups; the shared themes are " + "; ".join(parts) + ".",
-                    [],
-                    True,
-                    1.0,
-                    kind="overview",
-                )
+                for g in shared
             )
+            text = f"They fall into {len(summary.groups)} groups; the shared themes are {themes}."
+            sentences.append(AnswerSentence(text, cited, True, 1.0, kind="overview"))
         return sentences

@@ -8,6 +8,7 @@ OpenAI's shape (`errors`). Layout:
     routes/chat.py     POST /v1/chat/completions   (follow-ups condensed by rag.conversation)
     routes/ask.py      POST /v1/ask                (the `rag ask --json` shape)
     routes/papers.py   GET  /v1/papers, /v1/papers/{id}
+    routes/summaries.py POST /v1/summaries          (the `rag summarize --json` shape)
     routes/models.py   GET  /v1/models
     routes/health.py   GET  /healthz
     routes/page.py     GET  /  and /static/*       (the web chat page)
@@ -28,7 +29,7 @@ from rag.api.deps import require_api_key
 from rag.api.errors import install_error_handlers
 from rag.api.middleware import MAX_BODY_BYTES, BodyLimitMiddleware
 from rag.api.model_queue import ModelQueue, StoppableGenerator
-from rag.api.routes import ask, chat, health, models, page, papers
+from rag.api.routes import ask, chat, health, models, page, papers, summaries
 from rag.generation import load_generator
 from rag.service import RagService
 from rag.settings import Settings
@@ -93,7 +94,7 @@ def create_app(settings: Settings, service: RagService | None = None) -> FastAPI
     # no CORS middleware: browsers may call the API only from the page this server serves
 
     protected = [Depends(require_api_key)]
-    for router in (chat.router, ask.router, papers.router, models.router):
+    for router in (chat.router, ask.router, summaries.router, papers.router, models.router):
         app.include_router(router, prefix="/v1", dependencies=protected)
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=protected)

@@ -18,12 +18,13 @@ import math
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 
 from starlette.requests import Request
 
-from rag.answer import Answer, OnText
+from rag.answer import OnText
 from rag.errors import BusyError
 from rag.generation import Generator, Message
 
@@ -65,12 +66,12 @@ class StoppableGenerator:
 class AnswerJob:
     """One `ask(on_text)` call run on the model thread, its sentences streamed to the loop."""
 
-    def __init__(self, ask: Callable[[OnText], Answer], stream: bool) -> None:
+    def __init__(self, ask: Callable[[OnText], Any], stream: bool) -> None:
         self._ask = ask
         self._stream = stream
         self._loop = asyncio.get_running_loop()
         self._pieces: asyncio.Queue[object] = asyncio.Queue()
-        self._done: asyncio.Future[Answer] | None = None
+        self._done: asyncio.Future[Any] | None = None  # an Answer, or a Summary for /v1/summaries
         self.stopped = threading.Event()
 
     def stop(self) -> None:
@@ -83,7 +84,7 @@ class AnswerJob:
         if self._stream:
             self._loop.call_soon_threadsafe(self._pieces.put_nowait, text)
 
-    def run(self) -> Answer:
+    def run(self) -> Any:
         """The body of the job, on the model thread."""
         _current.stop = self.stopped
         try:
@@ -93,7 +94,7 @@ class AnswerJob:
             with suppress(RuntimeError):  # the loop is already closed at shutdown
                 self._loop.call_soon_threadsafe(self._pieces.put_nowait, _END)
 
-    def attach(self, future: Future[Answer]) -> None:
+    def attach(self, future: Future[Any]) -> None:
         self._done = asyncio.wrap_future(future, loop=self._loop)
         # a client that left never awaits the outcome; it is expected, not worth a warning
         self._done.add_done_callback(lambda done: done.cancelled() or done.exception())
@@ -107,7 +108,7 @@ class AnswerJob:
             assert isinstance(item, str)
             yield item
 
-    async def answer(self) -> Answer:
+    async def answer(self) -> Any:
         """The finished answer; raises what the answer loop raised."""
         assert self._done is not None, "the job was never started"
         # shielded: a cancelled request must not cancel the bookkeeping of a running thread
@@ -123,7 +124,7 @@ class AnswerJob:
                 return
             await asyncio.sleep(interval_s)
 
-    async def answer_while_connected(self, request: Request) -> Answer | None:
+    async def answer_while_connected(self, request: Request) -> Any | None:
         """The finished answer, or None when the client went away and the job was stopped."""
         watcher = asyncio.create_task(self.stop_on_disconnect(request))
         try:
@@ -188,7 +189,7 @@ class ModelQueue:
             self._release()
             raise
 
-        def release_from_thread(_: Future[Answer]) -> None:
+        def release_from_thread(_: Future[Any]) -> None:
             with suppress(RuntimeError):  # the loop is already closed at shutdown
                 loop.call_soon_threadsafe(self._release)
 

@@ -23,9 +23,7 @@ from rag.corpus import Paper
 
 class ErrorDetail(BaseModel):
     message: str = Field(description="What went wrong and, where it helps, how to fix it.")
-    type: str = Field(
-        description="invalid_request_error, authentication_error, not_found_error, server_error."
-    )
+    type: str = Field(description="invalid_request_error, authentication_error, not_found_error, server_error.")
     param: str | None = Field(default=None, description="The request field at fault, if any.")
     code: str | None = Field(default=None, description="A stable machine-readable code, if any.")
 
@@ -52,9 +50,7 @@ class CitationOut(BaseModel):
 
     @classmethod
     def from_citation(cls, citation: Citation) -> CitationOut:
-        return cls(
-            n=citation.n, title=citation.title, paper_id=citation.paper_id, snippet=citation.snippet
-        )
+        return cls(n=citation.n, title=citation.title, paper_id=citation.paper_id, snippet=citation.snippet)
 
 
 class CitationIn(BaseModel):
@@ -93,9 +89,7 @@ class ChatCompletionRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    model: str | None = Field(
-        default=None, description="The configured model's id (see GET /v1/models) or `rag`."
-    )
+    model: str | None = Field(default=None, description="The configured model's id (see GET /v1/models) or `rag`.")
     messages: list[ChatMessage] = Field(
         min_length=1,
         description="The conversation, oldest first; the last message is the user's question.",
@@ -107,12 +101,8 @@ class ChatCompletionRequest(BaseModel):
     n: int | None = Field(default=None, ge=1, le=1, description="Only 1 is supported.")
     temperature: float | None = Field(default=None, ge=0, le=2, description="Ignored.")
     top_p: float | None = Field(default=None, ge=0, le=1, description="Ignored.")
-    max_tokens: int | None = Field(
-        default=None, ge=1, description="Ignored; RAG_MAX_TOKENS applies."
-    )
-    max_completion_tokens: int | None = Field(
-        default=None, ge=1, description="Ignored; RAG_MAX_TOKENS applies."
-    )
+    max_tokens: int | None = Field(default=None, ge=1, description="Ignored; RAG_MAX_TOKENS applies.")
+    max_completion_tokens: int | None = Field(default=None, ge=1, description="Ignored; RAG_MAX_TOKENS applies.")
     stop: str | list[str] | None = Field(default=None, description="Ignored.")
     seed: int | None = Field(default=None, description="Ignored; RAG_SEED applies.")
     user: str | None = Field(default=None, description="Ignored.")
@@ -133,18 +123,11 @@ class ChatCompletionRequest(BaseModel):
 class AssistantMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
     content: str = Field(
-        description="The answer, with `[n]` markers; a refusal is an ordinary message "
-        "with `refused: true`."
+        description="The answer, with `[n]` markers; a refusal is an ordinary message with `refused: true`."
     )
-    refusal: None = Field(
-        default=None, description="Always null: refusals here are answers (see `refused`)."
-    )
-    citations: list[CitationOut] = Field(
-        description="Extra field: the papers the `[n]` markers cite."
-    )
-    refused: bool = Field(
-        description="Extra field: true when the collection does not cover the question."
-    )
+    refusal: None = Field(default=None, description="Always null: refusals here are answers (see `refused`).")
+    citations: list[CitationOut] = Field(description="Extra field: the papers the `[n]` markers cite.")
+    refused: bool = Field(description="Extra field: true when the collection does not cover the question.")
 
 
 class Choice(BaseModel):
@@ -160,15 +143,11 @@ class ChatCompletion(BaseModel):
     created: int
     model: str
     choices: list[Choice]
-    query: str = Field(
-        description="Extra field: the standalone query retrieval used (follow-ups are condensed)."
-    )
+    query: str = Field(description="Extra field: the standalone query retrieval used (follow-ups are condensed).")
     system_fingerprint: None = None
 
     @classmethod
-    def from_answer(
-        cls, completion_id: str, model: str, query: str, answer: Answer
-    ) -> ChatCompletion:
+    def from_answer(cls, completion_id: str, model: str, query: str, answer: Answer) -> ChatCompletion:
         message = AssistantMessage(
             content=answer.answer,
             citations=[CitationOut.from_citation(c) for c in answer.citations],
@@ -186,9 +165,7 @@ class ChatCompletion(BaseModel):
 class ChunkDelta(BaseModel):
     role: Literal["assistant"] | None = None
     content: str | None = None
-    citations: list[CitationOut] | None = Field(
-        default=None, description="Extra field, on the final chunk only."
-    )
+    citations: list[CitationOut] | None = Field(default=None, description="Extra field, on the final chunk only.")
     refused: bool | None = Field(default=None, description="Extra field, on the final chunk only.")
 
 
@@ -231,13 +208,10 @@ class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     question: str = Field(description="The question, on its own (no conversation).")
-    k: int | None = Field(
-        default=None, ge=1, le=50, description="Papers to retrieve; default RAG_TOP_K."
-    )
+    k: int | None = Field(default=None, ge=1, le=50, description="Papers to retrieve; default RAG_TOP_K.")
     mode: Literal["generative", "extractive"] | None = Field(
         default=None,
-        description="generative: the model writes; extractive: quote the abstracts, no model. "
-        "Default RAG_MODE.",
+        description="generative: the model writes; extractive: quote the abstracts, no model. Default RAG_MODE.",
     )
 
 
@@ -276,9 +250,7 @@ class PaperOut(BaseModel):
     url: str | None = None
     year: int | None = None
     authors: list[str] = Field(default_factory=list)
-    score: float | None = Field(
-        default=None, description="Search only: the fused retrieval score, higher is better."
-    )
+    score: float | None = Field(default=None, description="Search only: the fused retrieval score, higher is better.")
 
     @classmethod
     def from_paper(cls, paper: Paper, score: float | None = None) -> PaperOut:
@@ -297,8 +269,7 @@ class PaperList(BaseModel):
     object: Literal["list"] = "list"
     data: list[PaperOut]
     total: int | None = Field(
-        description="Papers in the collection when listing; null when searching "
-        "(results are ranked, not counted)."
+        description="Papers in the collection when listing; null when searching (results are ranked, not counted)."
     )
     limit: int
     offset: int
@@ -329,3 +300,32 @@ class Health(BaseModel):
     status: Literal["ok"] = "ok"
     model: str
     generation: GenerationStatus
+
+
+class SummaryRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    topic: str | None = Field(default=None, description="A topic: every matching paper is summarized.")
+    papers: list[str] = Field(
+        default_factory=list, max_length=50, description="Paper ids or exact titles to summarize instead of a topic."
+    )
+    mode: Literal["generative", "extractive"] | None = Field(
+        default=None, description="generative: the model writes key points; extractive: quotes only. Default RAG_MODE."
+    )
+    stream: StrictBool = Field(
+        default=False, description="Server-sent events: a `progress` event per paper, then the `summary`, then [DONE]."
+    )
+
+
+class SummaryResponse(BaseModel):
+    """The summary as `rag summarize --json` prints it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    topic: str
+    refused: bool
+    markdown: str
+    sentences: list[dict[str, Any]]
+    citations: list[CitationOut]
+    matched: list[dict[str, Any]]
+    coverage: dict[str, Any]

@@ -30,6 +30,7 @@ from rag.conversation import Condensed, condense
 from rag.errors import QuestionError, RagError
 from rag.service import RagService
 from rag.settings import Settings
+from rag.summary import is_summary_request
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["chat"])
@@ -159,13 +160,18 @@ async def chat_completions(
     `refused` (true when the collection does not cover the question; the content then says so
     and names the nearest papers). With `stream: true` the verified sentences arrive as
     `chat.completion.chunk` events; the final chunk's delta carries `citations` and `refused`,
-    then `data: [DONE]`. One generation runs at a time: a request that waits longer than
+    then `data: [DONE]`. A message asking for a summary ("Summarize what the collection says
+    about ...") is answered by the summary function, as Markdown. One generation runs at a time: a request that waits longer than
     RAG_QUEUE_TIMEOUT_S gets 503 with Retry-After. A client that disconnects stops its generation.
     """
     model = resolve_model(body.model, service)
     condensed = standalone_question(body, service, settings)
 
     def ask(on_text: OnText) -> Answer:
+        if is_summary_request(condensed.query):  # "Summarize ..." gets the summary function
+            summary = service.summarize(condensed.query)
+            on_text(summary.markdown())
+            return summary.as_answer()
         return service.ask(condensed.query, on_text=on_text)
 
     job = AnswerJob(ask, stream=body.stream)

@@ -1,0 +1,62 @@
+"""The support check and the refusal evidence, on real embeddings."""
+
+from __future__ import annotations
+
+from rag.citations import AnswerSentence, Source, SupportChecker
+from rag.embedding import Embedder
+from rag.refusal import missing_named_terms, named_terms
+
+TVERSKY = Source(
+    1,
+    "t",
+    "Tversky Neural Networks",
+    (
+        "We develop a differentiable parameterization of Tversky's similarity that is learnable through gradient descent.",
+        "Replacing linear projection layers in a language model with Tversky projection layers reduces perplexity by 7.5% "
+        "on the Penn Treebank dataset while using 34.8% fewer parameters.",
+    ),
+)
+GROKKING = Source(
+    2,
+    "g",
+    "Grokking",
+    ("In some situations we show that neural networks learn through a process of grokking a pattern in the data.",),
+)
+
+
+def test_a_faithful_paraphrase_is_supported(embedder: Embedder) -> None:
+    checker = SupportChecker(embedder, 0.6)
+    sentence = AnswerSentence(
+        "Tversky projection layers cut perplexity by 7.5% on Penn Treebank with 34.8% fewer parameters.", [1]
+    )
+    checker.check(sentence, [TVERSKY, GROKKING])
+    assert sentence.supported and sentence.citations == [1]
+
+
+def test_an_invented_number_is_not_supported(embedder: Embedder) -> None:
+    checker = SupportChecker(embedder, 0.6)
+    sentence = AnswerSentence("Tversky projection layers reduce perplexity by 12.5% on the Penn Treebank dataset.", [1])
+    checker.check(sentence, [TVERSKY, GROKKING])
+    assert not sentence.supported
+
+
+def test_an_unrelated_claim_is_not_supported(embedder: Embedder) -> None:
+    checker = SupportChecker(embedder, 0.6)
+    sentence = AnswerSentence("The authors are affiliated with a university in Zurich and won an award.", [1])
+    checker.check(sentence, [TVERSKY, GROKKING])
+    assert not sentence.supported
+
+
+def test_a_wrong_citation_moves_to_the_source_that_supports_it(embedder: Embedder) -> None:
+    checker = SupportChecker(embedder, 0.6)
+    sentence = AnswerSentence("Neural networks learn by grokking a pattern in the data.", [1])
+    checker.check(sentence, [TVERSKY, GROKKING])
+    assert sentence.supported and sentence.citations == [2]
+
+
+def test_named_terms_and_case_sensitive_acronyms() -> None:
+    assert named_terms("What mean opinion score (MOS) do the TTS models in the collection achieve?") == ["MOS", "TTS"]
+    assert named_terms("Which paper trains an agent to play Go or chess?") == ["Go"]
+    assert named_terms("Which 3D model was used?") == []  # measures are not names
+    assert missing_named_terms("What MOS does it reach?", ["Most models are fast."]) == ["MOS"]
+    assert missing_named_terms("Is the Schrodinger equation solved?", ["We solve the Schrödinger equation."]) == []
