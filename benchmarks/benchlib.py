@@ -107,7 +107,9 @@ def load_questions(path: Path = DEV_QUESTIONS, answerable_only: bool = False) ->
     return [r for r in rows if r.get("gold_titles")] if answerable_only else rows
 
 
-def write_result(name: str, figures: dict[str, Any], out: Path | None = None, started: dict[str, Any] | None = None) -> Path:
+def write_result(
+    name: str, figures: dict[str, Any], out: Path | None = None, started: dict[str, Any] | None = None
+) -> Path:
     """Write `figures` with the machine description to `out` (default results/<name>.json)."""
     path = out or RESULTS_DIR / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)

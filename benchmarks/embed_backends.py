@@ -101,8 +101,13 @@ def onnx_encoders(model: Any, batch_size: int, threads: int, workdir: Path) -> d
     return {"onnx fp32": encoder(fp32), "onnx int8": encoder(int8)}
 
 
-def dense_recall_at_5(vectors: np.ndarray, chunk_papers: list[str], questions: list[dict[str, Any]], encode: Encode,
-                      titles: dict[str, str]) -> float:
+def dense_recall_at_5(
+    vectors: np.ndarray,
+    chunk_papers: list[str],
+    questions: list[dict[str, Any]],
+    encode: Encode,
+    titles: dict[str, str],
+) -> float:
     qv = encode([q["question"] for q in questions])
     hits = 0
     for q, v in zip(questions, qv, strict=True):

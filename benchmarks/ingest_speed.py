@@ -111,7 +111,9 @@ def main() -> None:
         with Timer() as parse:
             papers = load_corpus(args.corpus).papers
         with Timer() as chunking:
-            chunks = chunk_papers(papers, embedder.count_tokens, settings.chunk_max_tokens, settings.chunk_overlap_sentences)
+            chunks = chunk_papers(
+                papers, embedder.count_tokens, settings.chunk_max_tokens, settings.chunk_overlap_sentences
+            )
         texts = [c.embed_text for c in chunks]
         figures["parse_s"] = round(parse.s, 3)
         figures["chunk_s"] = round(chunking.s, 3)

@@ -278,7 +278,8 @@ class Answerer:
         if not messages:
             return []
         started = time.perf_counter()
-        text, kept, done = "", [], 0
+        text, done = "", 0
+        kept: list[AnswerSentence] = []
         for piece in guard_repetition(generator.stream(messages, self.settings.max_tokens)):
             if answer.timings["first_token_ms"] is None:
                 answer.timings["first_token_ms"] = (time.perf_counter() - started) * 1000

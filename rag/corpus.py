@@ -7,6 +7,7 @@ line numbers, so nothing is lost silently (a duplicate names the line it repeats
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import re
@@ -198,9 +199,8 @@ def _check_is_text(path: Path, raw: bytes) -> None:
         raise CorpusError(
             f"{path} is UTF-16 text, not UTF-8", fix=f"convert it first, e.g. iconv -f UTF-16 -t UTF-8 {path}"
         )
-    text = start.decode("utf-8", errors="replace")
-    if len(start) == _SNIFF_BYTES:  # the sample may end inside a character
-        text = text.rstrip("\ufffd")
+    # incremental, so a character cut at the sample's end is not counted as bad
+    text = codecs.getincrementaldecoder("utf-8")(errors="replace").decode(start, final=len(start) == len(raw))
     bad = sum(1 for ch in text if ch == "\ufffd" or (unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f"))
     if b"\x00" in start or bad > _MAX_BAD_SHARE * max(len(text), 1):
         raise CorpusError(

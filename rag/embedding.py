@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,11 +21,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+_RECENT = 512  # questions whose vectors are kept (1.5 KiB each)
+
 
 class Embedder:
     """A sentence-transformers model loaded from a local folder, on the CPU."""
 
-    def __init__(self, path: Path, batch_size: int = 64) -> None:
+    def __init__(self, path: Path, batch_size: int = 64, dtype: str = "float32") -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is on disk; never reach for a hub
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
@@ -39,7 +44,12 @@ class Embedder:
             ) from e
         self.path = path
         self.batch_size = batch_size
-        self.max_seq_length: int = int(self.model.max_seq_length)
+        if dtype not in ("float32", "bfloat16"):
+            raise ConfigError(f"unknown embedding dtype: {dtype}", fix="set RAG_EMBED_DTYPE to float32 or bfloat16")
+        self.dtype = dtype
+        self._recent: OrderedDict[str, np.ndarray[Any, np.dtype[np.float32]]] = OrderedDict()
+        self._recent_lock = threading.Lock()
+        self.max_seq_length: int = int(self.model.max_seq_length or 256)
         self.name = self._describe(path)
 
     def _describe(self, path: Path) -> str:
@@ -63,14 +73,38 @@ class Embedder:
         """Unit-length vectors, so a dot product is the cosine similarity."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self.model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=progress,
-        )
+        with self._precision():
+            vectors = self.model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=progress,
+            )
         return np.asarray(vectors, dtype=np.float32)
 
+    def _precision(self) -> AbstractContextManager[Any]:
+        """bfloat16 autocast pays on CPUs with native bf16 (AVX512-BF16, AMX) and gives vectors
+        within 0.9999 cosine of float32; where the CPU lacks it, it can be slower. Measure with
+        benchmarks/embed_backends.py. Layer norms and softmax stay in float32 under autocast."""
+        if self.dtype == "float32":
+            return nullcontext()
+        import torch
+
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+
     def embed_one(self, text: str) -> np.ndarray[Any, np.dtype[np.float32]]:
-        return self.embed([text])[0]
+        """One text (a question), remembered: a warm server asked the same question again, or
+        several checks of one answer, embed it once."""
+        with self._recent_lock:
+            vector = self._recent.get(text)
+            if vector is not None:
+                self._recent.move_to_end(text)
+                return vector
+        vector = self.embed([text])[0]
+        vector.setflags(write=False)  # shared by every caller: nobody may change it in place
+        with self._recent_lock:
+            self._recent[text] = vector
+            if len(self._recent) > _RECENT:
+                self._recent.popitem(last=False)
+        return vector

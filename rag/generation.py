@@ -132,15 +132,18 @@ class LlamaCppGenerator:
                     stream=True,
                 )
                 for chunk in chunks:
-                    delta = chunk["choices"][0]["delta"].get("content")  # type: ignore[index]
-                    if delta:
-                        yield delta
+                    delta: Any = chunk["choices"][0]["delta"]  # type: ignore[index]
+                    content = delta.get("content") if isinstance(delta, dict) else None
+                    if content:
+                        yield str(content)
             except (RuntimeError, ValueError) as e:
                 raise ModelError(f"generation failed: {e}", fix="try a shorter question or another model") from e
 
 
 class OpenAICompatibleGenerator:
-    """Any server with an OpenAI chat-completions API, streamed over SSE."""
+    """Any server with an OpenAI chat-completions API (llama.cpp's or llama-cpp-python's server,
+    vLLM, Ollama, a hosted API), streamed over server-sent events. One HTTP connection is kept
+    open and reused, so a warm server answers without a new handshake per question."""
 
     def __init__(
         self,
@@ -158,10 +161,29 @@ class OpenAICompatibleGenerator:
         self.temperature = temperature
         self.seed = seed
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+        # the read timeout is per streamed piece, not for the whole answer
+        self._client = httpx.Client(
+            base_url=self.base_url, headers=headers, timeout=httpx.Timeout(timeout, connect=10.0)
+        )
 
     def count_tokens(self, text: str) -> int:
-        return max(1, len(text) // 4)  # servers differ in tokenizers; a conservative estimate
+        """An over-estimate (3 characters a token): the server's tokenizer is unknown here, and
+        an under-estimate would overflow its context window instead of trimming the sources."""
+        return max(1, len(text) // 3)
+
+    def _refused(self, response: httpx.Response) -> ModelError:
+        response.read()
+        try:
+            detail = response.json().get("error") or response.json()
+            message = detail.get("message", detail) if isinstance(detail, dict) else detail
+        except (ValueError, AttributeError):
+            message = response.text
+        fix = (
+            "set RAG_LLM_API_KEY to the server's key"
+            if response.status_code in (401, 403)
+            else f"check RAG_LLM_BASE_URL ({self.base_url}) and RAG_LLM_MODEL ({self.name})"
+        )
+        return ModelError(f"the model server answered {response.status_code}: {str(message)[:300]}", fix=fix)
 
     def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
         body = {
@@ -175,18 +197,25 @@ class OpenAICompatibleGenerator:
         try:
             with self._client.stream("POST", "/chat/completions", json=body) as response:
                 if response.status_code != 200:
-                    response.read()
-                    raise ModelError(
-                        f"the model server answered {response.status_code}: {response.text[:200]}",
-                        fix=f"check RAG_LLM_BASE_URL ({self.base_url}) and RAG_LLM_MODEL",
-                    )
+                    raise self._refused(response)
                 for line in response.iter_lines():
                     if not line.startswith("data:"):
-                        continue
+                        continue  # SSE comments, keep-alives, event names
                     data = line[5:].strip()
                     if data == "[DONE]":
                         return
-                    choices = json.loads(data).get("choices") or [{}]
+                    try:
+                        event = json.loads(data)
+                    except ValueError as e:
+                        raise ModelError(
+                            f"the model server sent something that is not JSON: {data[:200]}",
+                            fix=f"check that {self.base_url} is an OpenAI-compatible API",
+                        ) from e
+                    if event.get("error"):  # a failure after the stream started
+                        error = event["error"]
+                        message = error.get("message", error) if isinstance(error, dict) else error
+                        raise ModelError(f"the model server failed mid-answer: {message}", fix="try again")
+                    choices = event.get("choices") or [{}]
                     delta = (choices[0].get("delta") or {}).get("content")
                     if delta:
                         yield delta

@@ -77,26 +77,32 @@ def fold(text: str) -> str:
 
 def named_terms(question: str) -> list[str]:
     """Words that name something: an inner capital or all capitals ("CLIP", "TopoNet", "U-Net"),
-    or a capitalised word that does not start the sentence ("Swin", "Everest")."""
+    or a capitalised word that does not start a sentence ("Swin", "Everest")."""
     found: list[str] = []
-    words = _WORD.findall(question)
-    for i, word in enumerate(words):
-        word = word.removesuffix("'s")
+    for match in _WORD.finditer(question):
+        word = match.group().removesuffix("'s")
         if word[0].isdigit():  # "3D", "4x": measures, not names
             continue
+        if re.fullmatch(r"[A-Z]-[a-z]+", word):  # "U-shaped", "T-shirt": a letter used as a shape
+            continue
+        before = question[: match.start()].rstrip()
+        starts_sentence = not before or before.endswith((".", "?", "!", ":", '"', "'"))
         inner_capital = any(c.isupper() for c in word[1:])
-        capitalised = word[0].isupper() and i > 0 and not words[i - 1].endswith((".", "?", "!", ":"))
+        capitalised = word[0].isupper() and not starts_sentence
         if (inner_capital or capitalised) and word not in found:
             found.append(word)
     return found
 
 
 def _mentions(text: str, term: str) -> bool:
-    """Whole-word match; short or all-capital terms match case-sensitively ("MOS" is not "most")."""
+    """Whole-word match, also inside a compound name ("GAN" in "StyleGAN"); short or all-capital
+    terms match case-sensitively ("MOS" is not "most")."""
     plural = r"(?:s|es)?"
+    left = r"(?<![\w-])" if not term[0].isupper() else r"(?<![a-z0-9_-])(?:[A-Z][a-z]+)*"
+    pattern = rf"{left}{re.escape(term)}{plural}(?![\w])"
     if term.isupper() or len(term) <= 3:
-        return re.search(rf"(?<![\w-]){re.escape(term)}{plural}(?![\w])", text) is not None
-    return re.search(rf"(?<![\w-]){re.escape(term)}{plural}(?![\w])", text, re.IGNORECASE) is not None
+        return re.search(pattern, text) is not None
+    return re.search(pattern, text, re.IGNORECASE) is not None
 
 
 def missing_named_terms(question: str, texts: Sequence[str]) -> list[str]:

@@ -136,7 +136,22 @@ def swap_folders(staging: Path, store_path: Path) -> Path | None:
         kept = store_path.with_name(f"{store_path.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
         os.replace(store_path, kept)
     os.replace(staging, store_path)
+    _forget_open_client(store_path)
     return kept
+
+
+def _forget_open_client(store_path: Path) -> None:
+    """Chroma keeps one open database per folder path for the life of the process; once the
+    folder is replaced, the next open must read the new files, not the old ones still held."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient._identifier_to_refcount.pop(str(store_path), None)
+    system = SharedSystemClient._identifier_to_system.pop(str(store_path), None)
+    if system is not None:
+        try:
+            system.stop()
+        except Exception as e:  # it was serving a broken store: nothing of it is needed
+            log.debug("stopping the replaced store's client failed: %s", e)
 
 
 def _side_name(name: str, suffix: str) -> str:

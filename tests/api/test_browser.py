@@ -125,6 +125,23 @@ def test_corpus_text_is_rendered_as_text_not_html(
         assert page.evaluate("window.__pwned") is None
 
 
+def test_a_refusal_naming_the_planted_title_and_a_marked_up_question_stay_text(
+    live_server: Callable[..., Any], model: ScriptedModel, page: Page
+) -> None:
+    question = 'Which zebrafish tracker won an Olympic medal <img src=q onerror="window.__pwned=5"> in 1936?'
+    with live_server() as url:
+        page.goto(url)
+        ask(page, question)
+        page.wait_for_selector("li.turn.assistant.done", timeout=TIMEOUT_MS)
+
+        assert page.locator("li.turn.user .text").last.inner_text() == question
+        answer = last_answer(page)
+        assert "refused" in (answer.get_attribute("class") or "")
+        assert f'"{PLANTED}"' in answer.locator(".text").inner_text()  # the title, as typed in the corpus
+        assert page.locator("#log img, #log script").count() == 0
+        assert page.evaluate("window.__pwned") is None
+
+
 def test_refusal_is_shown_as_not_covered(live_server: Callable[..., Any], page: Page) -> None:
     with live_server() as url:
         page.goto(url)

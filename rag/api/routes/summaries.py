@@ -25,7 +25,7 @@ async def _events(job: AnswerJob, request: Request) -> AsyncIterator[str]:
         async for piece in job.pieces():
             yield f"data: {piece}\n\n"
         try:
-            summary: Summary = await job.answer_while_connected(request)
+            summary: Summary | None = await job.answer_while_connected(request)
         except RagError as e:
             yield f"data: {json.dumps({'type': 'error', 'message': str(e)})}\n\n"
             return

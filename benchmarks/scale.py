@@ -1,0 +1,293 @@
+"""Scale: ingest a synthetic corpus, interrupt and resume it, then measure queries and recall.
+
+    .venv/bin/python benchmarks/synthetic_corpus.py 5000 /tmp/syn5k.jsonl
+    .venv/bin/python benchmarks/scale.py /tmp/syn5k.jsonl --store /tmp/syn5k-store \\
+        [--vectors real|simulated] [--interrupt-after 60] [--ef-search 16,64,128,256] [--hnsw-variants]
+        [--out benchmarks/results/scale-5000.json]
+
+1. Ingest, in a child process (so its peak memory is its own, and it can be interrupted): the
+   real `rag.ingest.ingest`. With `--interrupt-after S` the child gets SIGINT (Ctrl-C) after S
+   seconds; a second child then resumes, and the record shows how many chunks it embedded
+   against how many were missing (they must be equal: nothing done is embedded twice).
+   `--vectors simulated` replaces only the model's forward pass, for sizes where real embedding
+   would take hours on this machine: the planted (real) papers get their real vectors; each
+   distractor chunk gets a mix of three real chunk vectors plus noise, seeded by its text. Parsing,
+   chunking (with the real tokenizer), the resume check, Chroma writes and memory are all real.
+2. Queries, in this process, with everything loaded once: retrieval latency p50/p95 over the dev
+   questions and recall@5 / MRR of their gold (planted) papers among N.
+3. HNSW: for each `--ef-search`, the latency of the dense query and its recall@100 against an
+   exact search over every stored vector. `--hnsw-variants` also rebuilds the index from the
+   stored vectors (no re-embedding) with other `max_neighbors` / `ef_construction` values.
+Prints figures, writes JSON, asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from benchlib import DEV_QUESTIONS, Timer, load_questions, machine, peak_rss_mib, percentiles, write_result
+
+HERE = Path(__file__).resolve()
+
+
+# ---- the ingest child ---------------------------------------------------------------------------
+
+
+class SimulatedEmbedder:
+    """The real embedder's name, tokenizer and dimension; real vectors for the planted papers'
+    chunks, cheap stand-ins for every other chunk."""
+
+    def __init__(self, real: Any, planted_texts: list[str], cache: Path) -> None:
+        self.real = real
+        self.name = real.name
+        self.dimension = real.dimension
+        self.count_tokens = real.count_tokens
+        if cache.exists():
+            saved = np.load(cache)
+            vectors = saved["vectors"]
+            assert list(saved["texts"]) == planted_texts, "stale planted-vector cache"
+        else:
+            vectors = real.embed(planted_texts)
+            np.savez(cache, texts=np.array(planted_texts), vectors=vectors)
+        self.known = dict(zip(planted_texts, vectors, strict=True))
+        self.pool = np.asarray(vectors, dtype=np.float32)
+
+    def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for i, text in enumerate(texts):
+            known = self.known.get(text)
+            if known is not None:
+                out[i] = known
+                continue
+            seed = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
+            rng = np.random.default_rng(seed)
+            mix = self.pool[rng.choice(len(self.pool), 3, replace=False)].mean(axis=0)
+            mix += rng.normal(0.0, 0.02, self.dimension).astype(np.float32)
+            out[i] = mix / np.linalg.norm(mix)
+        return out
+
+
+def ingest_child(corpus: Path, store_path: Path, vectors: str) -> None:
+    """Runs in the child: ingest, print one JSON line with the report (or where it stopped)."""
+    from rag.chunking import chunk_papers
+    from rag.corpus import load_corpus
+    from rag.embedding import Embedder
+    from rag.ingest import ingest
+    from rag.settings import Settings
+    from rag.store import Store
+
+    settings = Settings(store_path=store_path)
+    with Timer() as load:
+        embedder: Any = Embedder(settings.resolved_embedder_path(), settings.embed_batch_size)
+    if vectors == "simulated":
+        planted = json.loads(corpus.with_suffix(".planted.json").read_text())
+        papers = [p for p in load_corpus(corpus).papers if p.title in set(planted)]
+        texts = [
+            c.embed_text
+            for c in chunk_papers(
+                papers, embedder.count_tokens, settings.chunk_max_tokens, settings.chunk_overlap_sentences
+            )
+        ]
+        embedder = SimulatedEmbedder(embedder, texts, store_path.parent / f"{store_path.name}.planted.npz")
+    store = Store(store_path, settings.collection, ef_search=settings.hnsw_ef_search)
+    before = store.count()
+    record: dict[str, Any] = {"embedder_load_s": round(load.s, 2), "chunks_before": before}
+    started = time.perf_counter()
+    try:
+        report = ingest(
+            corpus,
+            store,
+            embedder,
+            settings.chunk_max_tokens,
+            settings.chunk_overlap_sentences,
+            settings.embed_batch_size,
+        )
+        record.update(report.to_dict())
+        record.pop("skipped", None)
+        record.pop("repaired", None)
+        record["interrupted"] = False
+    except KeyboardInterrupt:
+        record["interrupted"] = True
+    record["wall_s"] = round(time.perf_counter() - started, 1)
+    record["chunks_after"] = store.count()
+    record["peak_rss_mib"] = peak_rss_mib()
+    print(json.dumps(record), flush=True)
+
+
+def run_child(corpus: Path, store: Path, vectors: str, interrupt_after: float | None) -> dict[str, Any]:
+    command = [sys.executable, str(HERE), "--child", str(corpus), "--store", str(store), "--vectors", vectors]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    if interrupt_after is not None:
+        try:
+            child.wait(timeout=interrupt_after)
+        except subprocess.TimeoutExpired:
+            child.send_signal(signal.SIGINT)  # what Ctrl-C does
+    out, _ = child.communicate()
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    result: dict[str, Any] = json.loads(lines[-1]) if lines else {"crashed": child.returncode}
+    result["exit_code"] = child.returncode
+    print(f"ingest child: {result}", file=sys.stderr)
+    return result
+
+
+# ---- queries --------------------------------------------------------------------------------------
+
+
+def retrieval_quality(retriever: Any, questions: list[dict[str, Any]], k: int) -> dict[str, Any]:
+    latencies, hits, reciprocal = [], 0, 0.0
+    for q in questions:
+        with Timer() as t:
+            result = retriever.retrieve(q["question"], k)
+        latencies.append(t.ms)
+        titles = [p.title for p in result.candidates]
+        ranks = [titles.index(g) + 1 for g in q["gold_titles"] if g in titles]
+        best = min(ranks) if ranks else None
+        hits += best is not None and best <= k
+        reciprocal += 1.0 / best if best else 0.0
+    return {
+        "latency_ms": percentiles(latencies),
+        f"recall_at_{k}": round(hits / len(questions), 3),
+        "mrr": round(reciprocal / len(questions), 3),
+    }
+
+
+def all_vectors(collection: Any) -> tuple[list[str], np.ndarray]:
+    ids, rows, offset = [], [], 0
+    while True:
+        page = collection.get(include=["embeddings"], limit=5000, offset=offset)
+        if not page["ids"]:
+            break
+        ids += page["ids"]
+        rows.append(np.asarray(page["embeddings"], dtype=np.float32))
+        offset += len(page["ids"])
+    return ids, np.concatenate(rows)
+
+
+def ann_recall(collection: Any, ids: list[str], matrix: np.ndarray, queries: np.ndarray, n: int) -> dict[str, Any]:
+    """Latency of the dense query and the share of the exact top-n it returns."""
+    latencies, found = [], 0.0
+    for vector in queries:
+        exact = {ids[i] for i in np.argsort(-(matrix @ vector))[:n]}
+        with Timer() as t:
+            result = collection.query(query_embeddings=[vector], n_results=n, include=["distances"])
+        latencies.append(t.ms)
+        found += len(exact & set(result["ids"][0])) / n
+    return {"latency_ms": percentiles(latencies), f"recall_at_{n}": round(found / len(queries), 4)}
+
+
+def hnsw_sweep(store: Any, queries: np.ndarray, ef_values: list[int], variants: bool) -> dict[str, Any]:
+    collection = store._collection
+    ids, matrix = all_vectors(collection)
+    n = 100  # what the retriever asks for (Settings.candidate_chunks)
+    rows: dict[str, Any] = {}
+    for ef in ef_values:
+        collection.modify(configuration={"hnsw": {"ef_search": ef}})
+        collection.query(query_embeddings=[queries[0]], n_results=n)  # reload the index with the new value
+        rows[f"ef_search={ef}"] = ann_recall(collection, ids, matrix, queries, n)
+        print(f"ef_search={ef}: {rows[f'ef_search={ef}']}", file=sys.stderr)
+    collection.modify(configuration={"hnsw": {"ef_search": store._ef_search}})
+    if variants:
+        for m, efc in ((16, 100), (16, 200), (32, 200)):
+            name = f"hnsw-m{m}-efc{efc}"
+            client = store._client
+            if name in {c if isinstance(c, str) else c.name for c in client.list_collections()}:
+                client.delete_collection(name)
+            variant = client.create_collection(
+                name,
+                configuration={
+                    "hnsw": {"space": "cosine", "max_neighbors": m, "ef_construction": efc, "ef_search": 64}
+                },
+                embedding_function=None,
+            )
+            with Timer() as build:
+                for start in range(0, len(ids), 5000):
+                    variant.add(ids=ids[start : start + 5000], embeddings=matrix[start : start + 5000])
+            row: dict[str, Any] = {"build_s": round(build.s, 1)}
+            for ef in (64, 256):
+                variant.modify(configuration={"hnsw": {"ef_search": ef}})
+                variant.query(query_embeddings=[queries[0]], n_results=n)
+                row[f"ef_search={ef}"] = ann_recall(variant, ids, matrix, queries, n)
+            rows[name] = row
+            print(f"{name}: {row}", file=sys.stderr)
+            client.delete_collection(name)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("corpus", type=Path, help="JSONL from synthetic_corpus.py (with its .planted.json)")
+    parser.add_argument("--store", type=Path, required=True, help="store folder (kept: a second run resumes)")
+    parser.add_argument("--vectors", choices=["real", "simulated"], default="real")
+    parser.add_argument("--interrupt-after", type=float, help="Ctrl-C the first ingest after this many seconds")
+    parser.add_argument("--skip-ingest", action="store_true", help="measure queries on the store as it is")
+    parser.add_argument("--questions", type=Path, default=DEV_QUESTIONS)
+    parser.add_argument("--ef-search", default="16,64,128,256", help="HNSW ef_search values to compare")
+    parser.add_argument("--hnsw-variants", action="store_true", help="also compare max_neighbors/ef_construction")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        ingest_child(args.corpus, args.store, args.vectors)
+        return
+    started = machine()
+    figures: dict[str, Any] = {"corpus": str(args.corpus), "vectors": args.vectors, "store": str(args.store)}
+
+    if not args.skip_ingest:
+        runs = []
+        if args.interrupt_after is not None:
+            runs.append(run_child(args.corpus, args.store, args.vectors, args.interrupt_after))
+        runs.append(run_child(args.corpus, args.store, args.vectors, None))
+        figures["ingest_runs"] = runs
+        final = runs[-1]
+        if final.get("chunks"):
+            wall = sum(r["wall_s"] for r in runs)
+            added = sum(r["chunks_after"] - r["chunks_before"] for r in runs)
+            figures["ingest"] = {
+                "papers": final["papers"],
+                "chunks": final["chunks"],
+                "wall_s": round(wall, 1),
+                "papers_per_s": round(final["papers"] * added / final["chunks"] / wall, 2),
+                "chunks_per_s": round(added / wall, 2),
+                "peak_rss_mib": max(r.get("peak_rss_mib", 0) for r in runs),
+            }
+            if len(runs) == 2:
+                figures["resume"] = {
+                    "chunks_stored_when_interrupted": runs[0]["chunks_after"],
+                    "chunks_missing_at_resume": final["chunks"] - final["chunks_before"],
+                    "chunks_embedded_on_resume": final["added_chunks"],
+                }
+
+    from rag.service import RagService
+    from rag.settings import Settings
+
+    service = RagService(Settings(store_path=args.store))
+    service.embedder  # noqa: B018
+    with Timer() as build:
+        retriever = service.retriever
+    figures["papers"] = len(retriever.papers)
+    figures["chunks"] = service.store.count()
+    figures["retriever_build_s"] = round(build.s, 1)  # BM25 over every paper, read from the store
+    questions = load_questions(args.questions, answerable_only=True)
+    retriever.retrieve("warm up", 5)
+    figures["retrieval_cold_sentences"] = retrieval_quality(retriever, questions, 5)
+    figures["retrieval_warm"] = retrieval_quality(retriever, questions, 5)
+    print(f"retrieval: {figures['retrieval_warm']}")
+    queries = service.embedder.embed([q["question"] for q in questions])
+    figures["hnsw"] = hnsw_sweep(
+        service.store, queries, [int(x) for x in args.ef_search.split(",") if x], args.hnsw_variants
+    )
+    figures["query_process_peak_rss_mib"] = peak_rss_mib()
+    write_result(f"scale-{figures['papers']}-{args.vectors}", figures, args.out, started)
+
+
+if __name__ == "__main__":
+    main()

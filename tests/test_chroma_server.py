@@ -1,0 +1,150 @@
+"""The store behind a Chroma server (`RAG_CHROMA_URL`) behaves like the embedded store.
+
+A real `chroma run --path DIR --port P` on 127.0.0.1 is started once for this module (CI too);
+the tests ingest the fixture corpus into it with the real embedder and compare what comes back
+with the embedded store's answers.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from rag.embedding import Embedder
+from rag.errors import StoreError, StoreMismatchError
+from rag.generation import FakeGenerator
+from rag.ingest import IngestReport, ingest
+from rag.service import RagService
+from rag.settings import Settings
+from rag.store import Fingerprint, Store
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _chroma_executable() -> str:
+    beside_python = Path(sys.executable).with_name("chroma")  # the venv's console script
+    found = str(beside_python) if beside_python.exists() else shutil.which("chroma")
+    if found is None:
+        pytest.fail("the `chroma` command (from the chromadb package) is not installed")
+    return found
+
+
+@pytest.fixture(scope="module")
+def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Chroma server on a free loopback port, with its data in a temporary folder."""
+    port = _free_port()
+    data = tmp_path_factory.mktemp("chroma-server")
+    log = (data / "server.log").open("wb")
+    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
+    server = subprocess.Popen(
+        [_chroma_executable(), "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                pytest.fail(f"chroma run did not start: {(data / 'server.log').read_text()[-2000:]}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+@pytest.fixture
+def collection_name(request: pytest.FixtureRequest) -> str:
+    """One collection per test on the shared server, so tests cannot see each other's data."""
+    return "t-" + request.node.name.replace("_", "-")[:50].strip("-")
+
+
+def _ingest(url: str, name: str, corpus: Path, embedder: Embedder) -> IngestReport:
+    return ingest(corpus, Store(Path("unused"), name, url), embedder, 200, 1, batch_size=64)
+
+
+def test_ingest_into_the_server_is_idempotent_and_resumable(
+    chroma_url: str, collection_name: str, fixture_corpus: Path, embedder: Embedder, tmp_path: Path
+) -> None:
+    first = _ingest(chroma_url, collection_name, fixture_corpus, embedder)
+    assert first.papers == 6 and first.added_chunks == first.chunks > 0
+    store = Store(tmp_path / "unused", collection_name, chroma_url)
+    assert store.count() == first.chunks
+    assert not (tmp_path / "unused").exists()  # a server store never creates a local folder
+
+    assert _ingest(chroma_url, collection_name, fixture_corpus, embedder).added_chunks == 0
+
+    ids = sorted(c.chunk_id for c in store.iter_chunks())
+    store._collection.delete(ids=ids[:2])  # as if the last batch never reached the server
+    assert _ingest(chroma_url, collection_name, fixture_corpus, embedder).added_chunks == 2
+    assert store.count() == first.chunks
+
+
+def test_the_server_store_answers_like_the_embedded_one(
+    chroma_url: str,
+    collection_name: str,
+    fixture_corpus: Path,
+    fixture_store: Path,
+    embedder: Embedder,
+    make_service: Callable[..., tuple[RagService, FakeGenerator]],
+) -> None:
+    _ingest(chroma_url, collection_name, fixture_corpus, embedder)
+    remote = RagService(
+        Settings(chroma_url=chroma_url, collection=collection_name, corpus_path=fixture_corpus),
+        generator=FakeGenerator(""),
+    )
+    remote.__dict__["embedder"] = embedder
+    local, _ = make_service()
+
+    assert [p.title for p in remote.papers()] == [p.title for p in local.papers()]
+    for query in ("spiking neural networks", "medical image segmentation", "a question about nothing here"):
+        ours, theirs = remote.search(query, 6), local.search(query, 6)
+        assert [h["title"] for h in ours] == [h["title"] for h in theirs]
+        assert [h["score"] for h in ours] == pytest.approx([h["score"] for h in theirs], abs=1e-4)
+    info = remote.info()
+    assert info["store"] == chroma_url and info["papers"] == 6
+
+
+def test_the_server_collection_keeps_its_fingerprint_and_search_breadth(
+    chroma_url: str, collection_name: str, fixture_corpus: Path, embedder: Embedder, tmp_path: Path
+) -> None:
+    _ingest(chroma_url, collection_name, fixture_corpus, embedder)
+    store = Store(tmp_path, collection_name, chroma_url, ef_search=300)
+    assert store._collection.configuration["hnsw"]["ef_search"] == 300
+    assert store._collection.configuration["hnsw"]["space"] == "cosine"
+    found = store.fingerprint()
+    assert found is not None and found.dimension == embedder.dimension
+    with pytest.raises(StoreMismatchError, match="rebuild"):
+        store.check(Fingerprint("another-model@1234", found.chunking, found.dimension))
+
+
+def test_an_unreachable_server_is_one_clear_error(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    with pytest.raises(StoreError, match="cannot reach the Chroma server") as raised:
+        Store(tmp_path, "papers", url)
+    assert "RAG_CHROMA_URL" in str(raised.value)
