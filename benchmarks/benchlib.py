@@ -23,6 +23,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+# as rag.embedding.Embedder does, in case a benchmark imports torch before creating one
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = BENCH_DIR.parent
@@ -67,6 +69,14 @@ def peak_rss_mib(children: bool = False) -> float:
     """Peak resident memory of this process (or of its finished children), in MiB."""
     who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
     return round(resource.getrusage(who).ru_maxrss / 1024, 1)  # Linux reports KiB
+
+
+def cpu_seconds() -> float:
+    """CPU time this process has used (user + system, all threads). On a shared machine it moves
+    far less than wall time: CPU seconds divided by the cores is what an idle machine would take,
+    if the work used every core."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def percentiles(values: Sequence[float]) -> dict[str, float]:

@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchlib import BUNDLED_CORPUS, Timer, machine, peak_rss_mib, write_result
+from benchlib import BUNDLED_CORPUS, Timer, cpu_seconds, machine, peak_rss_mib, write_result
 
 
 def edited_copy(source: Path, target: Path, n_edits: int, seed: int = 0) -> int:
@@ -73,6 +73,7 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory(prefix="rag-bench-ingest-") as tmp:
         store = Store(Path(tmp) / "store", "papers")
+        cpu_before = cpu_seconds()
         with Timer() as full:
             report = ingest(
                 args.corpus, store, embedder, settings.chunk_max_tokens, settings.chunk_overlap_sentences, batch_size
@@ -83,6 +84,7 @@ def main() -> None:
             "seconds": round(full.s, 2),
             "papers_per_s": round(report.papers / full.s, 1),
             "chunks_per_s": round(report.chunks / full.s, 1),
+            "cpu_s": round(cpu_seconds() - cpu_before, 1),
         }
 
         with Timer() as again:

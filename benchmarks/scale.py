@@ -34,7 +34,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from benchlib import DEV_QUESTIONS, Timer, load_questions, machine, peak_rss_mib, percentiles, write_result
+from benchlib import (
+    DEV_QUESTIONS,
+    Timer,
+    cpu_seconds,
+    load_questions,
+    machine,
+    peak_rss_mib,
+    percentiles,
+    write_result,
+)
 
 HERE = Path(__file__).resolve()
 
@@ -78,6 +87,8 @@ class SimulatedEmbedder:
 
 def ingest_child(corpus: Path, store_path: Path, vectors: str) -> None:
     """Runs in the child: ingest, print one JSON line with the report (or where it stopped)."""
+    # a child of a background job inherits SIGINT ignored, and Python then installs no handler
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from rag.chunking import chunk_papers
     from rag.corpus import load_corpus
     from rag.embedding import Embedder
@@ -101,7 +112,7 @@ def ingest_child(corpus: Path, store_path: Path, vectors: str) -> None:
     store = Store(store_path, settings.collection, ef_search=settings.hnsw_ef_search)
     before = store.count()
     record: dict[str, Any] = {"embedder_load_s": round(load.s, 2), "chunks_before": before}
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), cpu_seconds()
     try:
         report = ingest(
             corpus,
@@ -118,6 +129,7 @@ def ingest_child(corpus: Path, store_path: Path, vectors: str) -> None:
     except KeyboardInterrupt:
         record["interrupted"] = True
     record["wall_s"] = round(time.perf_counter() - started, 1)
+    record["cpu_s"] = round(cpu_seconds() - cpu_before, 1)
     record["chunks_after"] = store.count()
     record["peak_rss_mib"] = peak_rss_mib()
     print(json.dumps(record), flush=True)
@@ -229,6 +241,9 @@ def main() -> None:
     parser.add_argument("--vectors", choices=["real", "simulated"], default="real")
     parser.add_argument("--interrupt-after", type=float, help="Ctrl-C the first ingest after this many seconds")
     parser.add_argument("--skip-ingest", action="store_true", help="measure queries on the store as it is")
+    parser.add_argument(
+        "--ingest-runs", type=Path, help="with --skip-ingest: a JSON list of the ingest children's records to report"
+    )
     parser.add_argument("--questions", type=Path, default=DEV_QUESTIONS)
     parser.add_argument("--ef-search", default="16,64,128,256", help="HNSW ef_search values to compare")
     parser.add_argument("--hnsw-variants", action="store_true", help="also compare max_neighbors/ef_construction")
@@ -241,11 +256,14 @@ def main() -> None:
     started = machine()
     figures: dict[str, Any] = {"corpus": str(args.corpus), "vectors": args.vectors, "store": str(args.store)}
 
-    if not args.skip_ingest:
-        runs = []
+    runs: list[dict[str, Any]] = []
+    if args.skip_ingest and args.ingest_runs:
+        runs = json.loads(args.ingest_runs.read_text())
+    elif not args.skip_ingest:
         if args.interrupt_after is not None:
             runs.append(run_child(args.corpus, args.store, args.vectors, args.interrupt_after))
         runs.append(run_child(args.corpus, args.store, args.vectors, None))
+    if runs:
         figures["ingest_runs"] = runs
         final = runs[-1]
         if final.get("chunks"):
@@ -258,6 +276,7 @@ def main() -> None:
                 "papers_per_s": round(final["papers"] * added / final["chunks"] / wall, 2),
                 "chunks_per_s": round(added / wall, 2),
                 "peak_rss_mib": max(r.get("peak_rss_mib", 0) for r in runs),
+                "cpu_s_where_recorded": round(sum(r.get("cpu_s", 0) for r in runs), 1),
             }
             if len(runs) == 2:
                 figures["resume"] = {
@@ -266,25 +285,39 @@ def main() -> None:
                     "chunks_embedded_on_resume": final["added_chunks"],
                 }
 
-    from rag.service import RagService
-    from rag.settings import Settings
+    from dataclasses import asdict
 
-    service = RagService(Settings(store_path=args.store))
-    service.embedder  # noqa: B018
+    from rag.embedding import Embedder
+    from rag.retrieval import Retriever
+    from rag.settings import Settings
+    from rag.store import Store
+
+    # the retriever as RagService builds it, minus the fingerprint check: a store built by an
+    # older chunker version still measures query latency and recall
+    settings = Settings(store_path=args.store)
+    embedder = Embedder(settings.resolved_embedder_path(), settings.embed_batch_size)
+    store = Store(args.store, settings.collection, ef_search=settings.hnsw_ef_search)
+    found = store.fingerprint()
+    figures["store_fingerprint"] = asdict(found) if found else None
     with Timer() as build:
-        retriever = service.retriever
+        retriever = Retriever(
+            store,
+            embedder,
+            settings.candidate_chunks,
+            settings.lexical_weight,
+            settings.rerank_depth,
+            settings.sentence_weight,
+        )
     figures["papers"] = len(retriever.papers)
-    figures["chunks"] = service.store.count()
+    figures["chunks"] = store.count()
     figures["retriever_build_s"] = round(build.s, 1)  # BM25 over every paper, read from the store
     questions = load_questions(args.questions, answerable_only=True)
     retriever.retrieve("warm up", 5)
     figures["retrieval_cold_sentences"] = retrieval_quality(retriever, questions, 5)
     figures["retrieval_warm"] = retrieval_quality(retriever, questions, 5)
     print(f"retrieval: {figures['retrieval_warm']}")
-    queries = service.embedder.embed([q["question"] for q in questions])
-    figures["hnsw"] = hnsw_sweep(
-        service.store, queries, [int(x) for x in args.ef_search.split(",") if x], args.hnsw_variants
-    )
+    queries = embedder.embed([q["question"] for q in questions])
+    figures["hnsw"] = hnsw_sweep(store, queries, [int(x) for x in args.ef_search.split(",") if x], args.hnsw_variants)
     figures["query_process_peak_rss_mib"] = peak_rss_mib()
     write_result(f"scale-{figures['papers']}-{args.vectors}", figures, args.out, started)
 

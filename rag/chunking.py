@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from rag.corpus import Paper
 
-CHUNKER_VERSION = "sentences-v1"
+CHUNKER_VERSION = "sentences-v2"
 
 # Split after . ! ? when the next sentence starts with a capital, digit or bracket, except after
 # common abbreviations ("e.g.", "et al.", "Fig.") that end with a period mid-sentence.

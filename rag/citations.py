@@ -21,6 +21,7 @@ _MARKER = re.compile(r"\s*\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 _TRAILING_MARKER = re.compile(r"([.!?])((?:\s*\[\d{1,3}(?:\s*,\s*\d{1,3})*\])+)[.!?]?")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9-]+")
+MIN_CLAIM_TERMS = 3
 _STOP = frozenset(
     """
     the a an and or of in on for to with by from as at is are was were be been this that these those it
@@ -129,7 +130,10 @@ class SupportChecker:
         if not numbers_in(sentence) <= numbers_in(source.title + " " + source_text):
             return 0.0
         terms = content_terms(sentence)
-        lexical = len(terms & content_terms(source.title + " " + source_text)) / len(terms) if terms else 0.0
+        # word overlap means something only for a sentence with a few content words: a one-word
+        # "sentence" whose word the source happens to contain is not a supported claim
+        shared = len(terms & content_terms(source.title + " " + source_text))
+        lexical = shared / len(terms) if len(terms) >= MIN_CLAIM_TERMS else 0.0
         if not source.sentences:
             return lexical
         dense = float(np.max(self._vectors(source.sentences) @ self.embedder.embed_one(sentence)))

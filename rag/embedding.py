@@ -30,6 +30,11 @@ class Embedder:
     def __init__(self, path: Path, batch_size: int = 64, dtype: str = "float32") -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is on disk; never reach for a hub
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        # OpenMP threads that spin while waiting are a disaster on a busy 2-core machine (and in
+        # `rag serve`, where llama.cpp's threads share the cores): measured under load, a
+        # 12-word question took 1-1.5 s to embed with spinning threads, 20-50 ms with sleeping
+        # ones, and batch throughput rose too. Read once, when torch loads its OpenMP runtime.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 

@@ -91,6 +91,10 @@ class Settings(BaseSettings):
         default=None, description="sentence-transformers model folder; unset means the bundled all-MiniLM-L6-v2."
     )
     embed_batch_size: int = Field(default=64, ge=1, le=4096, description="Texts embedded per batch.")
+    embed_dtype: Literal["float32", "bfloat16"] = Field(
+        default="float32",
+        description="Embedder precision: bfloat16 is faster on CPUs with native BF16 (vectors within 0.9999 cosine).",
+    )
     chunk_max_tokens: int = Field(
         default=200, ge=32, le=254, description="Word pieces per chunk, title included (the embedder reads 256)."
     )

@@ -188,6 +188,7 @@ def main() -> None:
                 "requests_per_round": args.requests,
                 "concurrency": args.concurrency,
                 "cpus": os.cpu_count(),
+                "load_average_at_start": [round(x, 2) for x in os.getloadavg()],  # others' work skews latency
                 "startup_s": round(time.monotonic() - started, 1),
                 "rss_mb_at_start": rss_mb(server.pid),
                 "rounds": [],
@@ -208,6 +209,7 @@ def main() -> None:
                 summary = summarize(results, time.perf_counter() - t0)
                 summary.update(round=n, rss_mb_before=before, rss_mb_after=rss_mb(server.pid))
                 summary["server_up"] = httpx.get(f"{base}/healthz", timeout=10).status_code == 200
+                summary["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
                 report["rounds"].append(summary)
                 print(
                     f"round {n}: {summary['succeeded']}/{summary['requests']} ok "

