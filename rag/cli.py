@@ -326,7 +326,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, model_path: Pa
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from rag.api import create_app
+    from rag.api import build_service, create_app, load
 
     settings = _settings(ctx, host=host, port=port, model_path=model_path)
     settings.resolved_embedder_path()  # fail here, in one line, rather than in the server's startup
@@ -335,7 +335,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None, model_path: Pa
     if settings.host not in ("127.0.0.1", "localhost", "::1") and not settings.api_key:
         click.echo(f"warning: serving on {settings.host} without RAG_API_KEY: anyone who can reach it can use it", err=True)
     click.echo(f"rag: loading, then serving http://{settings.host}:{settings.port}/ (Ctrl-C stops)", err=True)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
+    service = build_service(settings)
+    load(service)  # here, so a broken store or model fails in one line instead of a server traceback
+    uvicorn.run(create_app(settings, service), host=settings.host, port=settings.port, log_level="info",
                 timeout_graceful_shutdown=5)
 
 

@@ -83,7 +83,7 @@ def create_app(settings: Settings, service: RagService | None = None) -> FastAPI
         summary="Questions answered from paper abstracts; every claim cites its paper.",
         version="0.1.0",
         lifespan=lifespan,
-        # Swagger and ReDoc load their scripts from a CDN; docs/api.md documents the API instead
+        # Swagger and ReDoc load their scripts from a CDN; the README documents the API instead
         docs_url=None,
         redoc_url=None,
         openapi_url=None,  # served below, behind the API key like the API it describes
