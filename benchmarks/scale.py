@@ -29,6 +29,7 @@ import json
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -184,53 +185,71 @@ def all_vectors(collection: Any) -> tuple[list[str], np.ndarray]:
     return ids, np.concatenate(rows)
 
 
-def ann_recall(collection: Any, ids: list[str], matrix: np.ndarray, queries: np.ndarray, n: int) -> dict[str, Any]:
+def ann_recall(collection: Any, queries: np.ndarray, exact: list[set[str]], n: int) -> dict[str, Any]:
     """Latency of the dense query and the share of the exact top-n it returns."""
     latencies, found = [], 0.0
-    for vector in queries:
-        exact = {ids[i] for i in np.argsort(-(matrix @ vector))[:n]}
+    collection.query(query_embeddings=[queries[0]], n_results=n)  # loads the index: not timed
+    for vector, truth in zip(queries, exact, strict=True):
         with Timer() as t:
             result = collection.query(query_embeddings=[vector], n_results=n, include=["distances"])
         latencies.append(t.ms)
-        found += len(exact & set(result["ids"][0])) / n
+        found += len(truth & set(result["ids"][0])) / n
     return {"latency_ms": percentiles(latencies), f"recall_at_{n}": round(found / len(queries), 4)}
 
 
-def hnsw_sweep(store: Any, queries: np.ndarray, ef_values: list[int], variants: bool) -> dict[str, Any]:
-    collection = store._collection
-    ids, matrix = all_vectors(collection)
+def hnsw_child(store_path: Path, collection: str, ef: int, data: Path) -> None:
+    """In a fresh process: Chroma reads `ef_search` when it loads an index, and keeps a loaded
+    index for the life of the process, so each value is measured where it is loaded first."""
+    from rag.store import Store
+
+    saved = np.load(data)
+    exact = [set(row) for row in saved["exact"].tolist()]
+    store = Store(store_path, collection, ef_search=ef)  # sets ef_search as the product does
+    print(json.dumps(ann_recall(store._collection, saved["queries"], exact, saved["exact"].shape[1])), flush=True)
+
+
+def _measure_in_child(store_path: Path, collection: str, ef: int, data: Path) -> dict[str, Any]:
+    command = [sys.executable, str(HERE), "--hnsw-child", collection, str(ef), str(data), "--store", str(store_path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=3600)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    return json.loads(lines[-1]) if lines else {"failed": done.stderr[-1000:]}
+
+
+def hnsw_sweep(
+    store: Any, store_path: Path, queries: np.ndarray, ef_values: list[int], variants: bool
+) -> dict[str, Any]:
+    ids, matrix = all_vectors(store._collection)
     n = 100  # what the retriever asks for (Settings.candidate_chunks)
+    exact = [[ids[i] for i in np.argsort(-(matrix @ vector))[:n]] for vector in queries]
     rows: dict[str, Any] = {}
-    for ef in ef_values:
-        collection.modify(configuration={"hnsw": {"ef_search": ef}})
-        collection.query(query_embeddings=[queries[0]], n_results=n)  # reload the index with the new value
-        rows[f"ef_search={ef}"] = ann_recall(collection, ids, matrix, queries, n)
-        print(f"ef_search={ef}: {rows[f'ef_search={ef}']}", file=sys.stderr)
-    collection.modify(configuration={"hnsw": {"ef_search": store._ef_search}})
-    if variants:
-        for m, efc in ((16, 100), (16, 200), (32, 200)):
-            name = f"hnsw-m{m}-efc{efc}"
+    with tempfile.TemporaryDirectory(prefix="rag-bench-hnsw-") as tmp:
+        data = Path(tmp) / "queries.npz"
+        np.savez(data, queries=queries, exact=np.array(exact))
+        for ef in ef_values:
+            rows[f"ef_search={ef}"] = _measure_in_child(store_path, store._name, ef, data)
+            print(f"ef_search={ef}: {rows[f'ef_search={ef}']}", file=sys.stderr)
+        if variants:
             client = store._client
-            if name in {c if isinstance(c, str) else c.name for c in client.list_collections()}:
+            for m, efc in ((16, 100), (32, 200)):
+                name = f"hnsw-m{m}-efc{efc}"
+                if name in {c if isinstance(c, str) else c.name for c in client.list_collections()}:
+                    client.delete_collection(name)
+                variant = client.create_collection(
+                    name,
+                    configuration={"hnsw": {"space": "cosine", "max_neighbors": m, "ef_construction": efc}},
+                    embedding_function=None,
+                )
+                with Timer() as build:
+                    for start in range(0, len(ids), 5000):
+                        variant.add(ids=ids[start : start + 5000], embeddings=matrix[start : start + 5000])
+                row: dict[str, Any] = {"build_s": round(build.s, 1)}
+                for ef in (64, 256):
+                    row[f"ef_search={ef}"] = _measure_in_child(store_path, name, ef, data)
+                rows[name] = row
+                print(f"{name}: {row}", file=sys.stderr)
                 client.delete_collection(name)
-            variant = client.create_collection(
-                name,
-                configuration={
-                    "hnsw": {"space": "cosine", "max_neighbors": m, "ef_construction": efc, "ef_search": 64}
-                },
-                embedding_function=None,
-            )
-            with Timer() as build:
-                for start in range(0, len(ids), 5000):
-                    variant.add(ids=ids[start : start + 5000], embeddings=matrix[start : start + 5000])
-            row: dict[str, Any] = {"build_s": round(build.s, 1)}
-            for ef in (64, 256):
-                variant.modify(configuration={"hnsw": {"ef_search": ef}})
-                variant.query(query_embeddings=[queries[0]], n_results=n)
-                row[f"ef_search={ef}"] = ann_recall(variant, ids, matrix, queries, n)
-            rows[name] = row
-            print(f"{name}: {row}", file=sys.stderr)
-            client.delete_collection(name)
+        # every child set ef_search on the collection it opened: put the settings' value back
+        _measure_in_child(store_path, store._name, store._ef_search, data)
     return rows
 
 
@@ -249,7 +268,13 @@ def main() -> None:
     parser.add_argument("--hnsw-variants", action="store_true", help="also compare max_neighbors/ef_construction")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    parser.add_argument("--hnsw-child", action="store_true", help=argparse.SUPPRESS)
+    args, extra = parser.parse_known_args()
+    if args.hnsw_child:  # corpus holds the collection name here; extra: ef and the data file
+        hnsw_child(args.store, str(args.corpus), int(extra[0]), Path(extra[1]))
+        return
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.child:
         ingest_child(args.corpus, args.store, args.vectors)
         return

@@ -28,7 +28,9 @@ class _Group(click.Group):
         except RagError as e:
             raise click.ClickException(str(e)) from e
         except KeyboardInterrupt:
-            click.echo("\nInterrupted; the store keeps every finished batch (run the command again to resume).", err=True)
+            click.echo(
+                "\nInterrupted; the store keeps every finished batch (run the command again to resume).", err=True
+            )
             sys.exit(130)
 
 
@@ -59,8 +61,15 @@ def _progress(label: str) -> Callable[[int, int], Callable[[int], None]]:
     def start(total: int, done: int) -> Callable[[int], None]:
         from tqdm import tqdm
 
-        bar = tqdm(total=total, initial=done, unit="chunk", desc=label, file=sys.stderr, dynamic_ncols=True,
-                   disable=None if not os.environ.get("RAG_PROGRESS") else False)
+        bar = tqdm(
+            total=total,
+            initial=done,
+            unit="chunk",
+            desc=label,
+            file=sys.stderr,
+            dynamic_ncols=True,
+            disable=None if not os.environ.get("RAG_PROGRESS") else False,
+        )
 
         def advance(n: int) -> None:
             bar.update(n)
@@ -101,7 +110,9 @@ def _print_report(report: Any, as_json: bool, check: bool) -> None:
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--store", "store_path", type=click.Path(path_type=Path), help="Store folder [env RAG_STORE_PATH; default ./store].")
+@click.option(
+    "--store", "store_path", type=click.Path(path_type=Path), help="Store folder [env RAG_STORE_PATH; default ./store]."
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log what each stage does.")
 @click.version_option(package_name="rag")
 @click.pass_context
@@ -118,7 +129,9 @@ def cli(ctx: click.Context, store_path: Path | None, verbose: bool) -> None:
     The bundled corpus is ingested automatically on first use. Settings come from RAG_*
     environment variables (e.g. RAG_MODEL_PATH, RAG_STORE_PATH, RAG_TOP_K); options win.
     """
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     for noisy in ("chromadb", "httpx", "sentence_transformers", "transformers", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.ERROR)
     ctx.obj = {"store_path": store_path}
@@ -126,11 +139,15 @@ def cli(ctx: click.Context, store_path: Path | None, verbose: bool) -> None:
 
 @cli.command()
 @click.argument("path", required=False, type=click.Path(path_type=Path))
-@click.option("--check", is_flag=True,
-              help="Dry run: parse and report what would be ingested or skipped; write nothing.")
-@click.option("--rebuild", is_flag=True,
-              help="Build the store afresh from PATH alone (after changing embedder or chunking, or when the store is "
-                   "corrupted); the old store keeps answering until the new one is complete.")
+@click.option(
+    "--check", is_flag=True, help="Dry run: parse and report what would be ingested or skipped; write nothing."
+)
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="Build the store afresh from PATH alone (after changing embedder or chunking, or when the store is "
+    "corrupted); the old store keeps answering until the new one is complete.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
 def ingest(ctx: click.Context, path: Path | None, check: bool, rebuild: bool, as_json: bool) -> None:
@@ -151,8 +168,9 @@ def ingest(ctx: click.Context, path: Path | None, check: bool, rebuild: bool, as
     service = _service(_settings(ctx))
     rebuild = rebuild and not check
     try:
-        report = service.ingest(path, progress=None if as_json else _progress("Embedding"), dry_run=check,
-                                rebuild=rebuild)
+        report = service.ingest(
+            path, progress=None if as_json else _progress("Embedding"), dry_run=check, rebuild=rebuild
+        )
     except KeyboardInterrupt:
         if not rebuild:
             raise  # the group's message: finished batches are kept, a re-run resumes
@@ -164,11 +182,23 @@ def ingest(ctx: click.Context, path: Path | None, check: bool, rebuild: bool, as
 @cli.command()
 @click.argument("question")
 @click.option("-k", "--top-k", type=click.IntRange(1, 50), help="Papers to retrieve [env RAG_TOP_K; default 5].")
-@click.option("--mode", type=click.Choice(["generative", "extractive"]), help="generative: the model writes; extractive: quote the abstracts, no model.")
-@click.option("--model-path", type=click.Path(path_type=Path), help="GGUF model file [env RAG_MODEL_PATH; default: bundled SmolLM2-135M].")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: answer, refused, citations, retrieved, timings, ...")
+@click.option(
+    "--mode",
+    type=click.Choice(["generative", "extractive"]),
+    help="generative: the model writes; extractive: quote the abstracts, no model.",
+)
+@click.option(
+    "--model-path",
+    type=click.Path(path_type=Path),
+    help="GGUF model file [env RAG_MODEL_PATH; default: bundled SmolLM2-135M].",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object: answer, refused, citations, retrieved, timings, ..."
+)
 @click.pass_context
-def ask(ctx: click.Context, question: str, top_k: int | None, mode: str | None, model_path: Path | None, as_json: bool) -> None:
+def ask(
+    ctx: click.Context, question: str, top_k: int | None, mode: str | None, model_path: Path | None, as_json: bool
+) -> None:
     """Answer QUESTION from the collection, citing the papers used.
 
     The answer streams as each sentence passes the support check, then a list of the cited
@@ -216,12 +246,31 @@ def info(ctx: click.Context, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("topic", required=False)
-@click.option("--paper", "papers", multiple=True, metavar="TITLE_OR_ID", help="Summarize this paper (repeatable) instead of a topic.")
-@click.option("--mode", type=click.Choice(["generative", "extractive"]), help="generative: the model writes key points; extractive: quotes only.")
+@click.option(
+    "--paper",
+    "papers",
+    multiple=True,
+    metavar="TITLE_OR_ID",
+    help="Summarize this paper (repeatable) instead of a topic.",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["generative", "extractive"]),
+    help="generative: the model writes key points; extractive: quotes only.",
+)
 @click.option("--model-path", type=click.Path(path_type=Path), help="GGUF model file [env RAG_MODEL_PATH].")
-@click.option("--json", "as_json", is_flag=True, help="Print sentences, citations, the matched set and coverage as JSON.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print sentences, citations, the matched set and coverage as JSON."
+)
 @click.pass_context
-def summarize(ctx: click.Context, topic: str | None, papers: tuple[str, ...], mode: str | None, model_path: Path | None, as_json: bool) -> None:
+def summarize(
+    ctx: click.Context,
+    topic: str | None,
+    papers: tuple[str, ...],
+    mode: str | None,
+    model_path: Path | None,
+    as_json: bool,
+) -> None:
     """Summarize what the collection says about TOPIC, or the papers given with --paper.
 
     \b
@@ -264,19 +313,24 @@ def summarize(ctx: click.Context, topic: str | None, papers: tuple[str, ...], mo
 
 @cli.command(name="eval")
 @click.argument("questions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--mode", type=click.Choice(["generative", "extractive"]), help="Answer mode to evaluate [default: generative].")
+@click.option(
+    "--mode", type=click.Choice(["generative", "extractive"]), help="Answer mode to evaluate [default: generative]."
+)
 @click.option("--limit", type=click.IntRange(1), help="Evaluate only the first N questions.")
 @click.option("-k", "--top-k", type=click.IntRange(1, 50), help="Papers to retrieve per question.")
 @click.option("--json", "as_json", is_flag=True, help="Print every figure and per-question result as one JSON object.")
 @click.pass_context
-def evaluate(ctx: click.Context, questions: Path, mode: str | None, limit: int | None, top_k: int | None, as_json: bool) -> None:
+def evaluate(
+    ctx: click.Context, questions: Path, mode: str | None, limit: int | None, top_k: int | None, as_json: bool
+) -> None:
     """Measure retrieval, citations, answers and refusals on QUESTIONS (JSONL).
 
     Each line: {"qid", "kind", "question", "gold_titles", "also_relevant", "answer_facts"}.
     Prints a table per question kind and overall: recall@5, MRR, citation precision and
     recall, answer-fact accuracy, refusal accuracy, false refusals, invented citations,
     unsupported sentences, summary coverage and latency. Questions of kind "summary" go to
-    `rag summarize` (their recall@5 is over the summary's matched set). Decoding is greedy with a fixed seed, so two runs
+    `rag summarize` (their recall@5 is over the summary's matched set). Decoding is greedy with a
+    fixed seed, so two runs
     give the same figures.
     """
     from rag import evaluation
@@ -308,7 +362,11 @@ def evaluate(ctx: click.Context, questions: Path, mode: str | None, limit: int |
 @cli.command()
 @click.option("--host", help="Address to bind [env RAG_HOST; default 127.0.0.1, this machine only].")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port to bind [env RAG_PORT; default 8000].")
-@click.option("--model-path", type=click.Path(path_type=Path), help="GGUF model file [env RAG_MODEL_PATH; default: bundled SmolLM2-135M].")
+@click.option(
+    "--model-path",
+    type=click.Path(path_type=Path),
+    help="GGUF model file [env RAG_MODEL_PATH; default: bundled SmolLM2-135M].",
+)
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None, model_path: Path | None) -> None:
     """Serve the HTTP API and a web chat page until Ctrl-C.
@@ -333,12 +391,19 @@ def serve(ctx: click.Context, host: str | None, port: int | None, model_path: Pa
     if not settings.llm_base_url and settings.mode == "generative":
         settings.resolved_model_path()
     if settings.host not in ("127.0.0.1", "localhost", "::1") and not settings.api_key:
-        click.echo(f"warning: serving on {settings.host} without RAG_API_KEY: anyone who can reach it can use it", err=True)
+        click.echo(
+            f"warning: serving on {settings.host} without RAG_API_KEY: anyone who can reach it can use it", err=True
+        )
     click.echo(f"rag: loading, then serving http://{settings.host}:{settings.port}/ (Ctrl-C stops)", err=True)
     service = build_service(settings)
     load(service)  # here, so a broken store or model fails in one line instead of a server traceback
-    uvicorn.run(create_app(settings, service), host=settings.host, port=settings.port, log_level="info",
-                timeout_graceful_shutdown=5)
+    uvicorn.run(
+        create_app(settings, service),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        timeout_graceful_shutdown=5,
+    )
 
 
 def main() -> None:

@@ -181,11 +181,18 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(default=2000, ge=10, le=100000, description="Longest question accepted.")
 
     # Summaries
-    summary_candidates: int = Field(default=40, ge=5, le=500, description="Papers retrieval proposes for a topic summary.")
-    summary_term_cover: float = Field(
-        default=0.75, ge=0.0, le=1.0, description="Share of the topic's distinctive terms a paper must mention to match."
+    summary_candidates: int = Field(
+        default=40, ge=5, le=500, description="Papers retrieval proposes for a topic summary."
     )
-    summary_max_papers: int = Field(default=12, ge=1, le=200, description="Papers a summary covers; more are listed as left out.")
+    summary_term_cover: float = Field(
+        default=0.75,
+        ge=0.0,
+        le=1.0,
+        description="Share of the topic's distinctive terms a paper must mention to match.",
+    )
+    summary_max_papers: int = Field(
+        default=12, ge=1, le=200, description="Papers a summary covers; more are listed as left out."
+    )
     summary_group_similarity: float = Field(
         default=0.45, ge=0.0, le=1.0, description="Similarity of key points that puts papers in one group."
     )

@@ -2,7 +2,8 @@
 
 1. Match: for a topic, retrieval proposes candidates and a paper matches when it mentions every
    name the topic uses ("Kolmogorov-Arnold") and either the topic's distinctive terms
-   (IDF-weighted, at least `summary_term_cover` of them) or sits next to the best paper in score. Off-collection topics are refused with the answer loop's
+   (IDF-weighted, at least `summary_term_cover` of them) or sits next to the best paper in score.
+   Off-collection topics are refused with the answer loop's
    coverage check. Named papers are resolved by id or title; an unknown one is an error that
    lists the nearest titles.
 2. Map: one key point per paper from its sentences most relevant to the topic, written by the

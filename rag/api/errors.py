@@ -63,17 +63,13 @@ class ApiError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
-        self.type = type or _HTTP_TYPES.get(
-            status, "invalid_request_error" if status < 500 else "server_error"
-        )
+        self.type = type or _HTTP_TYPES.get(status, "invalid_request_error" if status < 500 else "server_error")
         self.param = param
         self.code = code
         self.headers = dict(headers or {})
 
 
-def error_body(
-    message: str, type: str, param: str | None = None, code: str | None = None
-) -> dict[str, Any]:
+def error_body(message: str, type: str, param: str | None = None, code: str | None = None) -> dict[str, Any]:
     return {"error": {"message": message, "type": type, "param": param, "code": code}}
 
 
@@ -85,9 +81,7 @@ def error_response(
     code: str | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    return JSONResponse(
-        error_body(message, type, param, code), status_code=status, headers=dict(headers or {})
-    )
+    return JSONResponse(error_body(message, type, param, code), status_code=status, headers=dict(headers or {}))
 
 
 def rag_error_status(error: RagError) -> tuple[int, str, str | None]:
@@ -140,10 +134,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     if first.get("type") == "json_invalid":
         message, param = "the request body is not valid JSON", None
     else:
-        message = "; ".join(
-            f"{_location(e.get('loc', ())) or 'body'}: {e.get('msg', 'invalid')}"
-            for e in errors[:5]
-        )
+        message = "; ".join(f"{_location(e.get('loc', ())) or 'body'}: {e.get('msg', 'invalid')}" for e in errors[:5])
     return error_response(400, message, "invalid_request_error", param, "invalid_value")
 
 
@@ -155,18 +146,14 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(
         exc.status_code,
         message,
-        _HTTP_TYPES.get(
-            exc.status_code, "server_error" if exc.status_code >= 500 else "invalid_request_error"
-        ),
+        _HTTP_TYPES.get(exc.status_code, "server_error" if exc.status_code >= 500 else "invalid_request_error"),
         headers=getattr(exc, "headers", None),
     )
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return error_response(
-        500, "internal server error; the server log has the details", "server_error"
-    )
+    return error_response(500, "internal server error; the server log has the details", "server_error")
 
 
 def install_error_handlers(app: FastAPI) -> None:

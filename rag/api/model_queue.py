@@ -18,9 +18,9 @@ import math
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import Any
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
+from typing import Any
 
 from starlette.requests import Request
 
@@ -153,9 +153,7 @@ class ModelQueue:
 
     def retry_after(self) -> int:
         """Seconds a turned-away client should wait: the typical turn times those ahead of it."""
-        running_left = (
-            max(0.0, self._typical_s - (time.monotonic() - self._started)) if self.busy else 0.0
-        )
+        running_left = max(0.0, self._typical_s - (time.monotonic() - self._started)) if self.busy else 0.0
         return max(1, math.ceil(running_left + self._typical_s * self.waiting))
 
     async def _acquire(self) -> None:

@@ -52,9 +52,7 @@ class EventStream(StreamingResponse):
             self.job.stop()
 
 
-def standalone_question(
-    body: ChatCompletionRequest, service: RagService, settings: Settings
-) -> Condensed:
+def standalone_question(body: ChatCompletionRequest, service: RagService, settings: Settings) -> Condensed:
     """Check the conversation and condense it into the query that retrieval will see."""
     last_user = max((i for i, m in enumerate(body.messages) if m.role == "user"), default=None)
     if last_user is None:
@@ -74,9 +72,7 @@ def standalone_question(
     try:
         service.answerer.validate(body.messages[last_user].text())
     except QuestionError as e:
-        raise ApiError(
-            400, str(e), param=f"messages[{last_user}].content", code="invalid_question"
-        ) from e
+        raise ApiError(400, str(e), param=f"messages[{last_user}].content", code="invalid_question") from e
     return condense(body.turns(), max_chars=settings.max_question_chars)
 
 
@@ -89,9 +85,7 @@ def _chunk(
     query: str | None = None,
 ) -> str:
     choice = ChunkChoice(delta=delta, finish_reason="stop" if finish else None)
-    return ChatCompletionChunk(
-        id=completion_id, created=created, model=model, choices=[choice], query=query
-    ).sse()
+    return ChatCompletionChunk(id=completion_id, created=created, model=model, choices=[choice], query=query).sse()
 
 
 async def _events(job: AnswerJob, request: Request, model: str, query: str) -> AsyncIterator[str]:
@@ -161,7 +155,8 @@ async def chat_completions(
     and names the nearest papers). With `stream: true` the verified sentences arrive as
     `chat.completion.chunk` events; the final chunk's delta carries `citations` and `refused`,
     then `data: [DONE]`. A message asking for a summary ("Summarize what the collection says
-    about ...") is answered by the summary function, as Markdown. One generation runs at a time: a request that waits longer than
+    about ...") is answered by the summary function, as Markdown. One generation runs at a time:
+    a request that waits longer than
     RAG_QUEUE_TIMEOUT_S gets 503 with Retry-After. A client that disconnects stops its generation.
     """
     model = resolve_model(body.model, service)

@@ -24,11 +24,7 @@ def search_papers(service: RagService, query: str, limit: int, offset: int) -> l
     """Hybrid retrieval (dense and BM25), best first, with each paper's record."""
     hits = service.search(query, offset + limit)[offset:]
     records = service.store.get_papers([h["paper_id"] for h in hits])
-    return [
-        PaperOut.from_paper(records[h["paper_id"]], score=h["score"])
-        for h in hits
-        if h["paper_id"] in records
-    ]
+    return [PaperOut.from_paper(records[h["paper_id"]], score=h["score"]) for h in hits if h["paper_id"] in records]
 
 
 @router.get(
@@ -39,9 +35,7 @@ def search_papers(service: RagService, query: str, limit: int, offset: int) -> l
 def list_papers(
     service: ServiceDep,
     settings: SettingsDep,
-    q: Annotated[
-        str | None, Query(description="Search text; without it, every paper in title order.")
-    ] = None,
+    q: Annotated[str | None, Query(description="Search text; without it, every paper in title order.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Papers per page.")] = 20,
     offset: Annotated[int, Query(ge=0, description="Papers to skip.")] = 0,
 ) -> PaperList:
