@@ -45,6 +45,7 @@ def main() -> None:
     parser.add_argument("--batch-sizes", default="16,32,64,128", help="embedding batch sizes to compare")
     parser.add_argument("--ingest-batch-size", type=int, default=None, help="batch for the real ingest (settings)")
     parser.add_argument("--edits", type=int, default=5, help="papers edited for the re-ingest measurement")
+    parser.add_argument("--dtype", choices=["float32", "bfloat16"], default=None, help="embedder precision")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     started = machine()
@@ -61,13 +62,14 @@ def main() -> None:
     settings = Settings()
     batch_size = args.ingest_batch_size or settings.embed_batch_size
     with Timer() as load:
-        embedder = Embedder(settings.resolved_embedder_path(), batch_size)
+        embedder = Embedder(settings.resolved_embedder_path(), batch_size, args.dtype or settings.embed_dtype)
     embedder.embed(["warm up"])  # first call pays one-time allocations; not part of throughput
 
     figures: dict[str, Any] = {
         "corpus": str(args.corpus),
         "torch_threads": torch.get_num_threads(),
         "embedder": embedder.name,
+        "embed_dtype": embedder.dtype,
         "embedder_load_s": round(load.s, 2),
         "ingest_batch_size": batch_size,
     }

@@ -342,7 +342,9 @@ def main() -> None:
     figures["retrieval_warm"] = retrieval_quality(retriever, questions, 5)
     print(f"retrieval: {figures['retrieval_warm']}")
     queries = embedder.embed([q["question"] for q in questions])
-    figures["hnsw"] = hnsw_sweep(store, queries, [int(x) for x in args.ef_search.split(",") if x], args.hnsw_variants)
+    figures["hnsw"] = hnsw_sweep(
+        store, args.store, queries, [int(x) for x in args.ef_search.split(",") if x], args.hnsw_variants
+    )
     figures["query_process_peak_rss_mib"] = peak_rss_mib()
     write_result(f"scale-{figures['papers']}-{args.vectors}", figures, args.out, started)
 

@@ -142,7 +142,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     message = exc.detail if isinstance(exc.detail, str) else "request failed"
     if exc.status_code == 404 and message == "Not Found":
-        message = f"no route {request.method} {request.url.path}; see docs/api.md"
+        message = f"no route {request.method} {request.url.path}; see the README, section HTTP API"
     return error_response(
         exc.status_code,
         message,
