@@ -43,7 +43,9 @@ class RagService:
 
     @cached_property
     def embedder(self) -> Embedder:
-        return Embedder(self.settings.resolved_embedder_path(), self.settings.embed_batch_size)
+        return Embedder(
+            self.settings.resolved_embedder_path(), self.settings.embed_batch_size, dtype=self.settings.embed_dtype
+        )
 
     @cached_property
     def store(self) -> Store:
