@@ -72,19 +72,11 @@ Condenser = Callable[[str, str, list[str]], str]  # (first question, second, tit
 
 
 def load_cases(dev: Path) -> list[Case]:
-    rows = [
-        json.loads(line) for line in dev.read_text(encoding="utf-8").splitlines() if line.strip()
-    ]
-    single = [
-        r for r in rows if r["kind"] in ("factoid", "which_paper") and len(r["gold_titles"]) == 1
-    ]
+    rows = [json.loads(line) for line in dev.read_text(encoding="utf-8").splitlines() if line.strip()]
+    single = [r for r in rows if r["kind"] in ("factoid", "which_paper") and len(r["gold_titles"]) == 1]
     cases = []
     for i, row in enumerate(single):
-        cases.append(
-            Case(
-                "follow-up", row["question"], FOLLOW_UPS[i % len(FOLLOW_UPS)], row["gold_titles"][0]
-            )
-        )
+        cases.append(Case("follow-up", row["question"], FOLLOW_UPS[i % len(FOLLOW_UPS)], row["gold_titles"][0]))
         nxt = single[(i + 1) % len(single)]
         cases.append(Case("control", row["question"], nxt["question"], nxt["gold_titles"][0]))
     return cases
@@ -95,20 +87,14 @@ def rule(first: str, second: str, cited: list[str]) -> str:
 
 
 def rule_cited(first: str, second: str, cited: list[str]) -> str:
-    return condense(
-        [Turn("user", first), Turn("assistant", "...", tuple(cited)), Turn("user", second)]
-    ).query
+    return condense([Turn("user", first), Turn("assistant", "...", tuple(cited)), Turn("user", second)]).query
 
 
 def model_condenser(generator: Generator, prompts_dir: Path) -> Condenser:
     template = load_template(prompts_dir, "condense")
 
     def rewrite(first: str, second: str, cited: list[str]) -> str:
-        history = (
-            f'User: {first}\nAssistant: (an answer citing "{cited[0]}")'
-            if cited
-            else f"User: {first}"
-        )
+        history = f'User: {first}\nAssistant: (an answer citing "{cited[0]}")' if cited else f"User: {first}"
         messages = template.render(history=history, question=second)
         text = "".join(generator.stream(messages, 48)).strip()
         return (text.splitlines() or [second])[0].strip() or second
@@ -128,13 +114,9 @@ def score(service: RagService, case: Case, query: str) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--dev", type=Path, default=PROJECT_DIR.parent / "shared" / "eval" / "dev.jsonl"
-    )
+    parser.add_argument("--dev", type=Path, default=PROJECT_DIR.parent / "shared" / "eval" / "dev.jsonl")
     parser.add_argument("--no-model", action="store_true", help="skip the bundled-model strategy")
-    parser.add_argument(
-        "--out", type=Path, default=PROJECT_DIR / "benchmarks" / "results" / "condense.json"
-    )
+    parser.add_argument("--out", type=Path, default=PROJECT_DIR / "benchmarks" / "results" / "condense.json")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
@@ -150,16 +132,12 @@ def main() -> int:
         "rule+cited": rule_cited,
     }
     if not args.no_model:
-        strategies["model"] = model_condenser(
-            service.generator(), PROJECT_DIR / "benchmarks" / "prompts"
-        )
+        strategies["model"] = model_condenser(service.generator(), PROJECT_DIR / "benchmarks" / "prompts")
 
     first_cited: dict[str, list[str]] = {}
     for case in cases:
         if case.first not in first_cited:
-            first_cited[case.first] = [
-                c.title for c in service.ask(case.first, mode="extractive").citations
-            ]
+            first_cited[case.first] = [c.title for c in service.ask(case.first, mode="extractive").citations]
 
     results: dict[str, Any] = {"cases": len(cases), "strategies": {}}
     examples: dict[str, list[dict[str, str]]] = {}
@@ -175,8 +153,7 @@ def main() -> int:
                 examples[name].append({"question": case.second, "query": query})
         summary: dict[str, Any] = {
             kind: {
-                metric: round(sum(r[metric] for r in rows) / len(rows), 3)
-                for metric in ("hit1", "hit5", "answered")
+                metric: round(sum(r[metric] for r in rows) / len(rows), 3) for metric in ("hit1", "hit5", "answered")
             }
             for kind, rows in per_kind.items()
         }

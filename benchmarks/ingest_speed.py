@@ -43,7 +43,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=BUNDLED_CORPUS)
     parser.add_argument("--batch-sizes", default="16,32,64,128", help="embedding batch sizes to compare")
-    parser.add_argument("--ingest-batch-size", type=int, default=None, help="batch for the real ingest (settings)")
+    parser.add_argument(
+        "--ingest-batch-chunks", type=int, default=None, help="chunks per ingest batch (default: the settings')"
+    )
     parser.add_argument("--edits", type=int, default=5, help="papers edited for the re-ingest measurement")
     parser.add_argument("--dtype", choices=["float32", "bfloat16"], default=None, help="embedder precision")
     parser.add_argument("--out", type=Path, default=None)
@@ -60,9 +62,11 @@ def main() -> None:
     from rag.store import Store
 
     settings = Settings()
-    batch_size = args.ingest_batch_size or settings.embed_batch_size
+    batch_size = args.ingest_batch_chunks or settings.ingest_batch_chunks
     with Timer() as load:
-        embedder = Embedder(settings.resolved_embedder_path(), batch_size, args.dtype or settings.embed_dtype)
+        embedder = Embedder(
+            settings.resolved_embedder_path(), settings.embed_batch_size, args.dtype or settings.embed_dtype
+        )
     embedder.embed(["warm up"])  # first call pays one-time allocations; not part of throughput
 
     figures: dict[str, Any] = {
@@ -71,7 +75,7 @@ def main() -> None:
         "embedder": embedder.name,
         "embed_dtype": embedder.dtype,
         "embedder_load_s": round(load.s, 2),
-        "ingest_batch_size": batch_size,
+        "ingest_batch_chunks": batch_size,
     }
     with tempfile.TemporaryDirectory(prefix="rag-bench-ingest-") as tmp:
         store = Store(Path(tmp) / "store", "papers")

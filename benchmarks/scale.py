@@ -121,7 +121,7 @@ def ingest_child(corpus: Path, store_path: Path, vectors: str) -> None:
             embedder,
             settings.chunk_max_tokens,
             settings.chunk_overlap_sentences,
-            settings.embed_batch_size,
+            settings.ingest_batch_chunks,
         )
         record.update(report.to_dict())
         record.pop("skipped", None)

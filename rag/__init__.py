@@ -12,8 +12,13 @@ from typing import Any
 
 __all__ = ["Answer", "Citation", "RagError", "RagService", "Settings"]
 
-_WHERE = {"Answer": "rag.answer", "Citation": "rag.answer", "RagError": "rag.errors",
-          "RagService": "rag.service", "Settings": "rag.settings"}
+_WHERE = {
+    "Answer": "rag.answer",
+    "Citation": "rag.answer",
+    "RagError": "rag.errors",
+    "RagService": "rag.service",
+    "Settings": "rag.settings",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -159,6 +159,7 @@ class Answerer:
     def rank_sentences(self, question: str, vector: np.ndarray[Any, Any], paper: Paper) -> list[tuple[float, int, str]]:
         """The paper's sentences by relevance to the question: cosine plus a share of shared terms."""
         sentences, vectors = self.retriever.sentences(paper.paper_id)
+        self.support.remember(sentences, vectors)
         q_terms = content_terms(question)
         scored = []
         for i, (sentence, sim) in enumerate(zip(sentences, vectors @ vector, strict=True)):

@@ -36,6 +36,11 @@ def split_sentences(text: str) -> list[str]:
     return sentences
 
 
+def paper_sentences(abstract: str) -> list[str]:
+    """The sentences an abstract is scored and quoted by (one, if it has no sentence break)."""
+    return split_sentences(abstract) or [abstract]
+
+
 @dataclass(frozen=True)
 class Chunk:
     chunk_id: str  # "{paper_id}:{n}"

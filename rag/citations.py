@@ -104,6 +104,9 @@ def numbers_in(text: str) -> set[str]:
     return {n.replace(",", "") for n in _NUMBER.findall(text)}
 
 
+_CACHE_LIMIT = 100_000  # sentence vectors kept (1.5 KiB each)
+
+
 class SupportChecker:
     """Decides whether a sentence is backed by the sources it cites.
 
@@ -118,7 +121,15 @@ class SupportChecker:
         self.threshold = threshold
         self._cache: dict[str, np.ndarray[Any, Any]] = {}
 
+    def remember(self, sentences: Sequence[str], vectors: np.ndarray[Any, Any]) -> None:
+        """Vectors already made (ingest stores every abstract sentence's): no need to embed again."""
+        if len(self._cache) > _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache.update(zip(sentences, vectors, strict=True))
+
     def _vectors(self, sentences: Sequence[str]) -> np.ndarray[Any, Any]:
+        if len(self._cache) > _CACHE_LIMIT:
+            self._cache.clear()
         todo = [s for s in sentences if s not in self._cache]
         if todo:
             for s, v in zip(todo, self.embedder.embed(todo), strict=True):

@@ -70,9 +70,7 @@ _NOUNS = (
 # method works" refers with "this method".
 _REFERENCES = [
     (
-        re.compile(
-            rf"\b(?:this|that|these|those|said|the\s+same)\s+(?:[\w-]+\s+)??{_NOUNS}\b", re.I
-        ),
+        re.compile(rf"\b(?:this|that|these|those|said|the\s+same)\s+(?:[\w-]+\s+)??{_NOUNS}\b", re.I),
         "{}",
     ),
     (re.compile(r"\bthe\s+authors?\b", re.I), "the authors of {}"),
@@ -92,9 +90,7 @@ def _reference(text: str) -> tuple[re.Match[str], str] | None:
 
 
 _POSSESSIVE = re.compile(r"\b(?:its|their|his|her)\b", re.I)
-_POSSESSED = re.compile(
-    r"\b(?:its|their|his|her)\s+([\w-]+(?:\s+[\w-]+)?)(?=\s*[?.!,;]|\s*$)", re.I
-)
+_POSSESSED = re.compile(r"\b(?:its|their|his|her)\s+([\w-]+(?:\s+[\w-]+)?)(?=\s*[?.!,;]|\s*$)", re.I)
 _OPENER = re.compile(
     r"^\s*(?:and\s+what\s+about|what\s+about|how\s+about|tell\s+me\s+more|and|also|so|but|then|ok(?:ay)?|more|why|how\s+come)\b[\s,]*",
     re.I,
@@ -175,11 +171,7 @@ def rewrite(question: str, subject: str) -> str:
         return text[: match.start()] + replacement.format(subject) + text[match.end() :]
     possessed = _POSSESSED.search(text)
     if possessed:
-        return (
-            text[: possessed.start()]
-            + f"the {possessed.group(1)} of {subject}"
-            + text[possessed.end() :]
-        )
+        return text[: possessed.start()] + f"the {possessed.group(1)} of {subject}" + text[possessed.end() :]
     possessive = _POSSESSIVE.search(text)
     if possessive:
         return text[: possessive.start()] + f"{subject}'s" + text[possessive.end() :]
@@ -215,9 +207,7 @@ def condense(turns: Sequence[Turn], max_chars: int | None = None) -> Condensed:
         if reason and subject:
             query = rewrite(question, subject)
             if max_chars is not None and len(query) > max_chars:
-                result = Condensed(
-                    question, question, False, None, "rewrite too long; kept as written"
-                )
+                result = Condensed(question, question, False, None, "rewrite too long; kept as written")
             else:
                 result = Condensed(query, question, True, subject, reason)
         else:
@@ -230,6 +220,4 @@ def condense(turns: Sequence[Turn], max_chars: int | None = None) -> Condensed:
         history.append(result.query)
     if result is None:
         raise ValueError("the conversation holds no user turn")
-    return Condensed(
-        result.query, result.question, result.rewritten, result.subject, result.reason, history
-    )
+    return Condensed(result.query, result.question, result.rewritten, result.subject, result.reason, history)

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rag.chunking import Chunk, chunk_papers, chunking_signature
-from rag.corpus import ParseReport, Skipped, load_corpus
+import numpy as np
+
+from rag.chunking import Chunk, chunk_papers, chunking_signature, paper_sentences
+from rag.corpus import Paper, ParseReport, Skipped, load_corpus
 from rag.embedding import Embedder
 from rag.store import Fingerprint, Store
 
@@ -71,6 +73,26 @@ def whole_paper_batches(chunks: list[Chunk], batch_size: int) -> list[list[Chunk
     return batches
 
 
+def embed_batch(
+    embedder: Embedder, chunks: list[Chunk], papers: dict[str, Paper]
+) -> tuple[np.ndarray[Any, Any], dict[str, np.ndarray[Any, Any]]]:
+    """The chunks' vectors and, per paper, its sentences' vectors, from one call to the model.
+
+    Sentence vectors are made here so that a question never waits for the model to read
+    abstracts (the rerank and the quoted evidence score sentences); it doubles the text
+    embedded. One call, because the model sorts its input by length: fewer padded batches."""
+    paper_ids = list(dict.fromkeys(c.paper_id for c in chunks))
+    sentences = {pid: paper_sentences(papers[pid].abstract) for pid in paper_ids}
+    texts = [c.embed_text for c in chunks] + [s for pid in paper_ids for s in sentences[pid]]
+    vectors = embedder.embed(texts)
+    by_paper: dict[str, np.ndarray[Any, Any]] = {}
+    start = len(chunks)
+    for pid in paper_ids:
+        by_paper[pid] = vectors[start : start + len(sentences[pid])]
+        start += len(sentences[pid])
+    return vectors[: len(chunks)], by_paper
+
+
 def ingest(
     path: Path,
     store: Store | None,
@@ -107,8 +129,8 @@ def ingest(
     papers = {p.paper_id: p for p in parsed.papers}
     advance = progress(len(chunks), len(chunks) - len(todo)) if progress else None
     for batch in whole_paper_batches(todo, batch_size):
-        vectors = embedder.embed([c.embed_text for c in batch])
-        store.upsert(batch, vectors, papers)
+        vectors, sentence_vectors = embed_batch(embedder, batch, papers)
+        store.upsert(batch, vectors, papers, sentence_vectors)
         report.added_chunks += len(batch)
         log.info("stored %d of %d chunks", len(chunks) - len(todo) + report.added_chunks, len(chunks))
         if advance:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.chunking import split_sentences
+from rag.chunking import paper_sentences
 from rag.corpus import Paper
 from rag.embedding import Embedder
 from rag.store import Store, StoredChunk
@@ -111,16 +111,24 @@ class Retriever:
         self._sentences: dict[str, tuple[list[str], np.ndarray[Any, Any]]] = {}
 
     def sentences(self, paper_id: str) -> tuple[list[str], np.ndarray[Any, Any]]:
-        """A paper's abstract sentences and their embeddings (computed once, then cached)."""
-        cached = self._sentences.get(paper_id)
-        if cached is None:
-            paper = self.papers[paper_id]
-            sentences = split_sentences(paper.abstract) or [paper.abstract]
-            cached = (sentences, self.embedder.embed(sentences))
-            if len(self._sentences) >= 20_000:  # bound the cache on very large collections
-                self._sentences.clear()
-            self._sentences[paper_id] = cached
-        return cached
+        """A paper's abstract sentences and their embeddings."""
+        return self.load_sentences([paper_id])[paper_id]
+
+    def load_sentences(self, paper_ids: Sequence[str]) -> dict[str, tuple[list[str], np.ndarray[Any, Any]]]:
+        """Sentences and their vectors for several papers: from memory, else as ingest stored
+        them (one read), else (a store written before ingest kept them) embedded now."""
+        if len(self._sentences) > 20_000:  # bound the memory on very large collections
+            self._sentences.clear()
+        missing = [pid for pid in dict.fromkeys(paper_ids) if pid not in self._sentences]
+        if missing:
+            stored = self.store.sentence_vectors(missing)
+            for pid in missing:
+                sentences = paper_sentences(self.papers[pid].abstract)
+                vectors = stored.get(pid)
+                if vectors is None or len(vectors) != len(sentences):
+                    vectors = self.embedder.embed(sentences)
+                self._sentences[pid] = (sentences, vectors)
+        return {pid: self._sentences[pid] for pid in paper_ids}
 
     def retrieve(self, question: str, k: int) -> Retrieval:
         return self.retrieve_with_vector(question, self.embedder.embed_one(question), k)
@@ -149,10 +157,12 @@ class Retriever:
         ranked = sorted(papers.values(), key=lambda p: (-p.score, p.title))
         if self.sentence_weight and self.rerank_depth:
             head = ranked[: self.rerank_depth]
+            sentences = self.load_sentences([p.paper_id for p in head if p.paper_id in self.papers])
             for paper in head:
-                if paper.paper_id in self.papers:
-                    paper.sentence = float(np.max(self.sentences(paper.paper_id)[1] @ vector))
-                    paper.score += self.sentence_weight * paper.sentence
+                if paper.paper_id not in sentences:
+                    continue
+                paper.sentence = float(np.max(sentences[paper.paper_id][1] @ vector))
+                paper.score += self.sentence_weight * paper.sentence
             # reranked papers stay ahead of the rest, whose scores lack the sentence term
             ranked = sorted(head, key=lambda p: (-p.score, p.title)) + ranked[self.rerank_depth :]
         return Retrieval(question=question, papers=ranked[:k], candidates=ranked, lexical_max=lexical_max)

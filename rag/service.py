@@ -134,7 +134,7 @@ class RagService:
             self.embedder,
             self.settings.chunk_max_tokens,
             self.settings.chunk_overlap_sentences,
-            self.settings.embed_batch_size,
+            self.settings.ingest_batch_chunks,
             progress,
             dry_run,
             rebuild,

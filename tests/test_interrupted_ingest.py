@@ -65,7 +65,7 @@ def kill_mid_ingest(store: Path, corpus: Path, *extra: str) -> int:
     env = {
         **os.environ,
         "RAG_STORE_PATH": str(store),
-        "RAG_EMBED_BATCH_SIZE": str(BATCH),
+        "RAG_INGEST_BATCH_CHUNKS": str(BATCH),
         "HF_HUB_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
     }

@@ -391,7 +391,7 @@ def test_an_interrupted_rebuild_leaves_the_old_store_answering(
     three.write_text("".join(record(p) for p in fixture_papers[3:]))
     failing_embedder(error)
 
-    result = run("--store", store_of_six, "ingest", "--rebuild", three, env={"RAG_EMBED_BATCH_SIZE": "1"})
+    result = run("--store", store_of_six, "ingest", "--rebuild", three, env={"RAG_INGEST_BATCH_CHUNKS": "1"})
 
     if isinstance(error, KeyboardInterrupt):
         assert result.exit_code == 130
@@ -411,7 +411,7 @@ def test_rebuild_replaces_the_store_with_exactly_the_new_corpus(
     leftover.begin_rebuild(Fingerprint("stale", "stale", 384))  # as if an earlier rebuild died
     assert collections_in(store_of_six) == {"papers", "papers__rebuild"}
 
-    result = run("--store", store_of_six, "ingest", "--rebuild", three, env={"RAG_EMBED_BATCH_SIZE": "1"})
+    result = run("--store", store_of_six, "ingest", "--rebuild", three, env={"RAG_INGEST_BATCH_CHUNKS": "1"})
 
     assert result.exit_code == 0, result.output
     assert "rebuilt the store with 3 papers in 3 chunks (3 new)" in result.stdout
