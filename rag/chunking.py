@@ -7,6 +7,7 @@ plus as many whole sentences as fit `max_tokens`, and neighbouring chunks share
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -80,6 +81,7 @@ def chunk_paper(
     overlap_sentences: int = 1,
 ) -> list[Chunk]:
     """Chunks of one paper; `count_tokens` is the embedder's own word-piece count."""
+    count_tokens = functools.cache(count_tokens)  # each sentence is measured twice below
     title_tokens = count_tokens(paper.title) + 1
     budget = max(16, max_tokens - title_tokens)
     sentences: list[str] = []

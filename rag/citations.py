@@ -52,7 +52,7 @@ class AnswerSentence:
     kind: str = "generated"  # "generated" by the model, or a "quote" from a source
 
     def rendered(self) -> str:
-        marks = "".join(f"[{n}]" for n in self.citations)
+        marks = "".join(f"[{n}]" for n in self.citations if f"[{n}]" not in self.text)  # some carry them inline
         return f"{self.text} {marks}".strip() if marks else self.text
 
     def to_dict(self) -> dict[str, Any]:

@@ -314,7 +314,8 @@ class Summarizer:
             summary.unsupported_sentences += 1
             if self.settings.unsupported == "drop":
                 return quotes
-        return [written, *quotes[1:]]
+        # the model's phrasing leads and the quotes stay: a rewrite may drop a detail they keep
+        return [written, *(q for q in quotes if q.text != written.text)]
 
     def _group(self, points: list[AnswerSentence], sources: list[Source]) -> list[Group]:
         """Greedy grouping of key points by embedding similarity, labelled by shared words."""

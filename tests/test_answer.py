@@ -378,3 +378,9 @@ def test_the_shipped_answer_template_renders() -> None:
     assert "[1] A title" in text and "What?" in text and "$" not in text
     with pytest.raises(ConfigError):
         template.render(sources="x", question="y")
+
+
+def test_a_sentence_carrying_its_markers_inline_is_not_marked_twice() -> None:
+    inline = AnswerSentence("Two themes: graphs [1][2] and speed [3].", [1, 2, 3], True, 1.0)
+    assert inline.rendered() == "Two themes: graphs [1][2] and speed [3]."
+    assert AnswerSentence("A claim.", [2], True, 1.0).rendered() == "A claim. [2]"

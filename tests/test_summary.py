@@ -114,6 +114,11 @@ def test_generative_key_points_are_checked(service: RagService) -> None:
     summary = service.summarize("Kolmogorov-Arnold networks", mode="generative")
     assert fake.calls, "the model wrote key points"
     assert all(s.citations for s in summary.sentences)
+    # the model's key point leads; the quoted evidence it rewrote is still there
+    extractive = service.summarize("Kolmogorov-Arnold networks", mode="extractive")
+    points = [p for g in summary.groups for p in g.points]
+    assert any(p.kind == "generated" for p in points)
+    assert {p.text for g in extractive.groups for p in g.points} <= {p.text for p in points}
     invented = FakeGenerator(lambda m: "The method was invented in 1850 by a team of 400 chemists. [1]")
     service._generator = invented
     checked = service.summarize("Kolmogorov-Arnold networks", mode="generative")
