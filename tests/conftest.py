@@ -20,8 +20,10 @@ from collections.abc import Callable, Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
+from click.testing import CliRunner, Result  # noqa: E402
 
 from rag.chunking import split_sentences  # noqa: E402
+from rag.cli import cli  # noqa: E402
 from rag.corpus import Paper, load_corpus  # noqa: E402
 from rag.embedding import Embedder  # noqa: E402
 from rag.generation import FakeGenerator  # noqa: E402
@@ -104,6 +106,20 @@ def fixture_store(
     report = ingest_into(path)
     assert report.papers == 6 and report.added_chunks == report.chunks > 0
     return path
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch, embedder: Embedder, fixture_corpus: Path) -> Callable[..., Result]:
+    """`run(*args, env=...)`: the `rag` command line in-process through click's CliRunner, with
+    the fixture corpus as RAG_CORPUS_PATH and the session's embedder (no reload per command)."""
+    monkeypatch.setattr("rag.service.Embedder", lambda *args, **kwargs: embedder)
+    monkeypatch.setenv("RAG_CORPUS_PATH", str(fixture_corpus))
+    runner = CliRunner()
+
+    def invoke(*args: str | Path, env: dict[str, str] | None = None) -> Result:
+        return runner.invoke(cli, [str(a) for a in args], env=env, prog_name="rag")
+
+    return invoke
 
 
 @pytest.fixture(scope="session")

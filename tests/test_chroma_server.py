@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
+from servers import free_port, running
 
 from rag.embedding import Embedder
 from rag.errors import StoreError, StoreMismatchError
@@ -26,12 +23,6 @@ from rag.ingest import IngestReport, ingest
 from rag.service import RagService
 from rag.settings import Settings
 from rag.store import Fingerprint, Store
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _chroma_executable() -> str:
@@ -45,37 +36,13 @@ def _chroma_executable() -> str:
 @pytest.fixture(scope="module")
 def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A Chroma server on a free loopback port, with its data in a temporary folder."""
-    port = _free_port()
+    port = free_port()
     data = tmp_path_factory.mktemp("chroma-server")
-    log = (data / "server.log").open("wb")
     env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
-    server = subprocess.Popen(
-        [_chroma_executable(), "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
+    command = [_chroma_executable(), "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)]
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail(f"chroma run did not start: {(data / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.2)
+    with running(command, f"{url}/api/v2/heartbeat", data / "server.log", timeout_s=60, env=env):
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
 
 
 @pytest.fixture
@@ -144,7 +111,7 @@ def test_the_server_collection_keeps_its_fingerprint_and_search_breadth(
 
 
 def test_an_unreachable_server_is_one_clear_error(tmp_path: Path) -> None:
-    url = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     with pytest.raises(StoreError, match="cannot reach the Chroma server") as raised:
         Store(tmp_path, "papers", url)
     assert "RAG_CHROMA_URL" in str(raised.value)

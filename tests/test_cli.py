@@ -13,31 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from cli_helpers import one_line_error
+from click.testing import Result
 
-from rag.cli import cli
-from rag.embedding import Embedder
 from rag.generation import FakeGenerator
 from rag.store import Store
 
 TVERSKY_QUESTION = "Which paper models similarity as a function of common and distinctive features?"
 OFF_TOPIC_QUESTION = "Who wrote the novel Pride and Prejudice?"
-
-
-@pytest.fixture(autouse=True)
-def _shared_embedder(monkeypatch: pytest.MonkeyPatch, embedder: Embedder) -> None:
-    monkeypatch.setattr("rag.service.Embedder", lambda *args, **kwargs: embedder)
-
-
-@pytest.fixture
-def run(monkeypatch: pytest.MonkeyPatch, fixture_corpus: Path) -> Callable[..., Result]:
-    monkeypatch.setenv("RAG_CORPUS_PATH", str(fixture_corpus))
-    runner = CliRunner()
-
-    def invoke(*args: str | Path, env: dict[str, str] | None = None) -> Result:
-        return runner.invoke(cli, [str(a) for a in args], env=env, prog_name="rag")
-
-    return invoke
 
 
 @pytest.fixture
@@ -57,17 +40,6 @@ def fake_model(
 
     monkeypatch.setattr("rag.service.load_generator", load)
     return loaded
-
-
-def one_line_error(result: Result) -> str:
-    """A failure must be exit status 1 with one line on stderr and no traceback."""
-    assert result.exit_code == 1, result.output
-    assert isinstance(result.exception, SystemExit), result.exception  # not an uncaught error
-    assert "Traceback" not in result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: ")
-    return lines[0]
 
 
 # ---- help and ingest ---------------------------------------------------------------------------
@@ -268,7 +240,7 @@ def test_invalid_setting_fails_with_one_line(
     run: Callable[..., Result], fixture_store: Path
 ) -> None:
     line = one_line_error(
-        run("--store", fixture_store, "ask", TVERSKY_QUESTION, env={"RAG_TOP_K": "0"})
+        run("--store", fixture_store, "ask", TVERSKY_QUESTION, env={"RAG_TOP_K": "0"}), with_fix=False
     )
     assert "invalid setting" in line and "top_k" in line
 

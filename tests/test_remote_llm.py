@@ -9,15 +9,12 @@ extra; the rest it needs (fastapi, uvicorn, pydantic-settings) the project alrea
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
+from servers import free_port, running
 
 from rag.embedding import Embedder
 from rag.errors import ModelError
@@ -29,16 +26,10 @@ KEY = "test-key"
 ALIAS = "smollm2-remote"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def llm_base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """llama_cpp.server with the bundled model; yields its `/v1` URL."""
-    port = _free_port()
+    port = free_port()
     log_path = tmp_path_factory.mktemp("llm-server") / "server.log"
     command = [
         sys.executable, "-m", "llama_cpp.server",
@@ -50,27 +41,9 @@ def llm_base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "--n_threads", str(min(2, os.cpu_count() or 1)),
         "--api_key", KEY,
     ]  # fmt: skip
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}/v1"
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    if httpx.get(f"{url}/models", headers={"Authorization": f"Bearer {KEY}"}, timeout=2).is_success:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"llama_cpp.server did not start: {log_path.read_text()[-3000:]}")
-                time.sleep(0.3)
-            yield url
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
+    url = f"http://127.0.0.1:{port}/v1"
+    with running(command, f"{url}/models", log_path, timeout_s=120, headers={"Authorization": f"Bearer {KEY}"}):
+        yield url
 
 
 def _generator(url: str, key: str | None = KEY) -> OpenAICompatibleGenerator:
@@ -123,6 +96,6 @@ def test_a_wrong_api_key_is_one_clear_error(llm_base_url: str) -> None:
 
 
 def test_an_unreachable_server_is_one_clear_error() -> None:
-    generator = _generator(f"http://127.0.0.1:{_free_port()}/v1")
+    generator = _generator(f"http://127.0.0.1:{free_port()}/v1")
     with pytest.raises(ModelError, match="cannot reach the model server"):
         list(generator.stream([{"role": "user", "content": "hi"}], max_tokens=4))

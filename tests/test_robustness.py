@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from cli_helpers import one_line_error
+from click.testing import Result
 
 from rag.chunking import chunking_signature
-from rag.cli import cli
 from rag.corpus import Paper
 from rag.embedding import Embedder
 from rag.ingest import ingest
@@ -28,33 +28,6 @@ from rag.settings import bundled_model_path
 from rag.store import Fingerprint, Store
 
 GROKKING_QUESTION = "What happens to generalization long after neural networks overfit?"
-
-
-@pytest.fixture(autouse=True)
-def _shared_embedder(monkeypatch: pytest.MonkeyPatch, embedder: Embedder) -> None:
-    monkeypatch.setattr("rag.service.Embedder", lambda *args, **kwargs: embedder)
-
-
-@pytest.fixture
-def run(monkeypatch: pytest.MonkeyPatch, fixture_corpus: Path) -> Callable[..., Result]:
-    monkeypatch.setenv("RAG_CORPUS_PATH", str(fixture_corpus))
-    runner = CliRunner()
-
-    def invoke(*args: str | Path, env: dict[str, str] | None = None) -> Result:
-        return runner.invoke(cli, [str(a) for a in args], env=env, prog_name="rag")
-
-    return invoke
-
-
-def one_line_error(result: Result) -> str:
-    """A failure is exit status 1 with one line on stderr that carries a fix, and no traceback."""
-    assert result.exit_code == 1, result.output
-    assert isinstance(result.exception, SystemExit), result.exception  # not an uncaught error
-    assert "Traceback" not in result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: ") and lines[0].endswith(")"), lines[0]  # "... (the fix)"
-    return lines[0]
 
 
 def ask_json(run: Callable[..., Result], store: Path, env: dict[str, str] | None = None) -> dict[str, Any]:

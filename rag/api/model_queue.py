@@ -20,9 +20,10 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.requests import Request
+from starlette.responses import Response
 
 from rag.answer import OnText
 from rag.errors import BusyError
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 
 _current = threading.local()  # the stop event of the job running on this thread
 _END = object()
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class GenerationStopped(Exception):
@@ -194,6 +198,16 @@ class ModelQueue:
         # the turn ends when the thread ends, whatever happened to the request meanwhile
         future.add_done_callback(release_from_thread)
         job.attach(future)
+
+    async def answer(self, request: Request, ask: Callable[[OnText], T], respond: Callable[[T], R]) -> R | Response:
+        """Run `ask` in its turn (BusyError if none comes in time) and `respond` to its result;
+        499 if the client went away first, which stops the generation."""
+        job = AnswerJob(ask, stream=False)
+        await self.start(job)
+        result = await job.answer_while_connected(request)
+        if result is None:
+            return Response(status_code=499)  # the client has gone; nobody reads this
+        return respond(result)
 
     async def close(self) -> None:
         """Stop the running job and wait for the model thread to finish."""

@@ -11,7 +11,6 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 import re  # noqa: E402
-import socket  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Iterator, Sequence  # noqa: E402
@@ -21,6 +20,7 @@ from typing import Any  # noqa: E402
 
 import uvicorn  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
+from servers import free_socket  # noqa: E402
 
 from rag.chunking import split_sentences  # noqa: E402
 from rag.generation import FakeGenerator, Message  # noqa: E402
@@ -91,17 +91,10 @@ class ScriptedModel(FakeGenerator):
             yield piece
 
 
-def _free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 @contextmanager
 def serve_in_thread(app: FastAPI) -> Iterator[str]:
     """The app under a real uvicorn on 127.0.0.1 (a free port), in a thread; yields its URL."""
-    sock = _free_socket()
+    sock = free_socket()
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
@@ -118,11 +111,6 @@ def serve_in_thread(app: FastAPI) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=15)
         sock.close()
-
-
-def free_port() -> int:
-    with _free_socket() as sock:
-        return int(sock.getsockname()[1])
 
 
 def sse_events(text: str) -> list[Any]:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,9 +13,10 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from api_helpers import API_CORPUS, GROKKING, free_port
+from api_helpers import API_CORPUS, GROKKING
 from openai import OpenAI
 from openai.types.chat import ChatCompletionMessageParam
+from servers import free_port, running
 
 QUESTION: list[ChatCompletionMessageParam] = [{"role": "user", "content": "What is grokking?"}]
 
@@ -79,36 +78,11 @@ def rag_serve(tmp_path: Path) -> Iterator[str]:
     env.update(
         RAG_STORE_PATH=str(tmp_path / "store"), RAG_CORPUS_PATH=str(API_CORPUS), RAG_N_THREADS="2"
     )
-    log = (tmp_path / "serve.log").open("w")
     rag = Path(sys.executable).parent / "rag"
-    process = subprocess.Popen(
-        [str(rag), "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if process.poll() is not None:
-                raise AssertionError("rag serve exited:\n" + (tmp_path / "serve.log").read_text())
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    "rag serve did not come up:\n" + (tmp_path / "serve.log").read_text()
-                )
-            time.sleep(0.25)
+    command = [str(rag), "serve", "--port", str(port)]
+    with running(command, f"{url}/healthz", tmp_path / "serve.log", timeout_s=180, env=env):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 @pytest.mark.slow

@@ -8,7 +8,6 @@ from starlette.concurrency import run_in_threadpool
 
 from rag.answer import Answer, OnText
 from rag.api.deps import ModelQueueDep, ServiceDep, SettingsDep
-from rag.api.model_queue import AnswerJob
 from rag.api.schemas import AskRequest, AskResponse, ErrorResponse
 
 router = APIRouter(tags=["ask"])
@@ -45,9 +44,4 @@ async def ask(
     def run(on_text: OnText) -> Answer:
         return service.ask(body.question, k=body.k, mode=body.mode, on_text=on_text)
 
-    job = AnswerJob(run, stream=False)
-    await queue.start(job)
-    answer = await job.answer_while_connected(request)
-    if answer is None:
-        return Response(status_code=499)  # the client has gone; nobody reads this
-    return AskResponse.from_answer(answer)
+    return await queue.answer(request, run, AskResponse.from_answer)

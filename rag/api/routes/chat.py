@@ -169,11 +169,10 @@ async def chat_completions(
             return summary.as_answer()
         return service.ask(condensed.query, on_text=on_text)
 
-    job = AnswerJob(ask, stream=body.stream)
-    await queue.start(job)
     if body.stream:
+        job = AnswerJob(ask, stream=True)
+        await queue.start(job)
         return EventStream(_events(job, request, model, condensed.query), job)
-    answer = await job.answer_while_connected(request)
-    if answer is None:
-        return Response(status_code=499)  # the client has gone; nobody reads this
-    return ChatCompletion.from_answer(new_completion_id(), model, condensed.query, answer)
+    return await queue.answer(
+        request, ask, lambda answer: ChatCompletion.from_answer(new_completion_id(), model, condensed.query, answer)
+    )

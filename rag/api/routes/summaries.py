@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
@@ -12,7 +11,7 @@ from fastapi.responses import Response, StreamingResponse
 from rag.answer import OnText
 from rag.api.deps import ModelQueueDep, ServiceDep, SettingsDep
 from rag.api.errors import ApiError
-from rag.api.model_queue import AnswerJob, GenerationStopped
+from rag.api.model_queue import AnswerJob
 from rag.api.schemas import ErrorResponse, SummaryRequest, SummaryResponse
 from rag.errors import RagError
 from rag.summary import Summary
@@ -73,16 +72,10 @@ async def summaries(
 
         return service.summarize(body.topic, body.papers, mode=body.mode, progress=progress)
 
-    job = AnswerJob(run, stream=body.stream)
-    await queue.start(job)
     if body.stream:
+        job = AnswerJob(run, stream=True)
+        await queue.start(job)
         return StreamingResponse(
             _events(job, request), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
         )
-    try:
-        summary: Any = await job.answer_while_connected(request)
-    except GenerationStopped:
-        summary = None
-    if summary is None:
-        return Response(status_code=499)
-    return SummaryResponse(**summary.to_dict())
+    return await queue.answer(request, run, lambda summary: SummaryResponse(**summary.to_dict()))
