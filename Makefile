@@ -22,6 +22,7 @@ test: setup-test
 
 lint:
 	.venv/bin/ruff check rag tests benchmarks
+	.venv/bin/ruff format --check rag tests benchmarks
 	.venv/bin/mypy rag
 
 eval:

@@ -54,7 +54,7 @@ HERE = Path(__file__).resolve()
 
 class SimulatedEmbedder:
     """The real embedder's name, tokenizer and dimension; real vectors for the planted papers'
-    chunks, cheap stand-ins for every other chunk."""
+    chunks and sentences, cheap stand-ins for every other text."""
 
     def __init__(self, real: Any, planted_texts: list[str], cache: Path) -> None:
         self.real = real
@@ -90,7 +90,7 @@ def ingest_child(corpus: Path, store_path: Path, vectors: str) -> None:
     """Runs in the child: ingest, print one JSON line with the report (or where it stopped)."""
     # a child of a background job inherits SIGINT ignored, and Python then installs no handler
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    from rag.chunking import chunk_papers
+    from rag.chunking import chunk_papers, paper_sentences
     from rag.corpus import load_corpus
     from rag.embedding import Embedder
     from rag.ingest import ingest
@@ -99,7 +99,7 @@ def ingest_child(corpus: Path, store_path: Path, vectors: str) -> None:
 
     settings = Settings(store_path=store_path)
     with Timer() as load:
-        embedder: Any = Embedder(settings.resolved_embedder_path(), settings.embed_batch_size)
+        embedder: Any = Embedder(settings.resolved_embedder_path(), settings.embed_batch_size, settings.embed_dtype)
     if vectors == "simulated":
         planted = json.loads(corpus.with_suffix(".planted.json").read_text())
         papers = [p for p in load_corpus(corpus).papers if p.title in set(planted)]
@@ -108,7 +108,7 @@ def ingest_child(corpus: Path, store_path: Path, vectors: str) -> None:
             for c in chunk_papers(
                 papers, embedder.count_tokens, settings.chunk_max_tokens, settings.chunk_overlap_sentences
             )
-        ]
+        ] + [s for p in papers for s in paper_sentences(p.abstract)]
         embedder = SimulatedEmbedder(embedder, texts, store_path.parent / f"{store_path.name}.planted.npz")
     store = Store(store_path, settings.collection, ef_search=settings.hnsw_ef_search)
     before = store.count()
@@ -320,7 +320,7 @@ def main() -> None:
     # the retriever as RagService builds it, minus the fingerprint check: a store built by an
     # older chunker version still measures query latency and recall
     settings = Settings(store_path=args.store)
-    embedder = Embedder(settings.resolved_embedder_path(), settings.embed_batch_size)
+    embedder = Embedder(settings.resolved_embedder_path(), settings.embed_batch_size, settings.embed_dtype)
     store = Store(args.store, settings.collection, ef_search=settings.hnsw_ef_search)
     found = store.fingerprint()
     figures["store_fingerprint"] = asdict(found) if found else None

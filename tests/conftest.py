@@ -90,17 +90,13 @@ def ingest_into(embedder: Embedder) -> Callable[..., IngestReport]:
         max_tokens: int = CHUNK_MAX_TOKENS,
         overlap: int = CHUNK_OVERLAP,
     ) -> IngestReport:
-        return ingest(
-            corpus, Store(store_path, "papers"), embedder, max_tokens, overlap, batch_size=64
-        )
+        return ingest(corpus, Store(store_path, "papers"), embedder, max_tokens, overlap, batch_size=64)
 
     return run
 
 
 @pytest.fixture(scope="session")
-def fixture_store(
-    tmp_path_factory: pytest.TempPathFactory, ingest_into: Callable[..., IngestReport]
-) -> Path:
+def fixture_store(tmp_path_factory: pytest.TempPathFactory, ingest_into: Callable[..., IngestReport]) -> Path:
     """A real Chroma store of the six fixture papers, built once. Tests must not write to it."""
     path = tmp_path_factory.mktemp("fixture-store") / "store"
     report = ingest_into(path)
@@ -123,9 +119,7 @@ def run(monkeypatch: pytest.MonkeyPatch, embedder: Embedder, fixture_corpus: Pat
 
 
 @pytest.fixture(scope="session")
-def make_service(
-    embedder: Embedder, fixture_store: Path
-) -> Callable[..., tuple[RagService, FakeGenerator]]:
+def make_service(embedder: Embedder, fixture_store: Path) -> Callable[..., tuple[RagService, FakeGenerator]]:
     """`make_service(reply, **settings)`: a RagService over the shared fixture store with the
     session's embedder and a fresh scripted model (returned too, to inspect its calls).
 
@@ -139,9 +133,7 @@ def make_service(
         if key not in services:
             settings = Settings(store_path=fixture_store, corpus_path=FIXTURE_CORPUS, **overrides)  # type: ignore[arg-type]
             services[key] = RagService(settings)
-            services[key].__dict__["embedder"] = (
-                embedder  # fill the cached_property: no second load
-            )
+            services[key].__dict__["embedder"] = embedder  # fill the cached_property: no second load
         service = services[key]
         fake = FakeGenerator(reply)
         service._generator = fake  # what RagService(settings, generator=fake) sets
@@ -155,9 +147,7 @@ _SOURCE = re.compile(r"^\[(\d+)\] (.+)\n(.+)$", re.M)
 
 def _prompt_sources(messages: Messages) -> dict[int, tuple[str, list[str]]]:
     user = messages[-1]["content"]
-    return {
-        int(m.group(1)): (m.group(2), split_sentences(m.group(3))) for m in _SOURCE.finditer(user)
-    }
+    return {int(m.group(1)): (m.group(2), split_sentences(m.group(3))) for m in _SOURCE.finditer(user)}
 
 
 @pytest.fixture(scope="session")

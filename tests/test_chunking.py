@@ -152,9 +152,7 @@ def test_overlap_is_exactly_the_configured_number_of_sentences(embedder: Embedde
 
 
 def test_a_very_long_sentence_is_split_between_words(embedder: Embedder) -> None:
-    abstract = (
-        "An ordinary sentence comes first. The " + " ".join(f"token{i}" for i in range(400)) + "."
-    )
+    abstract = "An ordinary sentence comes first. The " + " ".join(f"token{i}" for i in range(400)) + "."
     paper = make_paper("A paper with one enormous sentence", abstract)
     chunks = chunk_paper(paper, embedder.count_tokens, max_tokens=64, overlap_sentences=1)
     assert len(chunks) > 5

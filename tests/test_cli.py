@@ -24,9 +24,7 @@ OFF_TOPIC_QUESTION = "Who wrote the novel Pride and Prejudice?"
 
 
 @pytest.fixture
-def fake_model(
-    monkeypatch: pytest.MonkeyPatch, prompt_sources: Callable[..., Any]
-) -> list[FakeGenerator]:
+def fake_model(monkeypatch: pytest.MonkeyPatch, prompt_sources: Callable[..., Any]) -> list[FakeGenerator]:
     """Replaces the language model (it quotes source [1]'s first sentence and cites it); the
     list records each model the CLI loaded."""
     loaded: list[FakeGenerator] = []
@@ -82,9 +80,7 @@ def test_ingest_check_does_not_create_the_store(
     assert not store_path.exists()
 
 
-def test_ingest_then_info_shows_the_papers(
-    run: Callable[..., Result], tmp_path: Path, fixture_corpus: Path
-) -> None:
+def test_ingest_then_info_shows_the_papers(run: Callable[..., Result], tmp_path: Path, fixture_corpus: Path) -> None:
     store_path = tmp_path / "store"
     result = run("--store", store_path, "ingest", fixture_corpus)
     assert result.exit_code == 0, result.output
@@ -103,22 +99,16 @@ def test_ingest_then_info_shows_the_papers(
     assert "papers: 6" in result.stdout
 
 
-def test_ingest_reports_skipped_lines(
-    run: Callable[..., Result], tmp_path: Path, fixture_corpus: Path
-) -> None:
+def test_ingest_reports_skipped_lines(run: Callable[..., Result], tmp_path: Path, fixture_corpus: Path) -> None:
     corpus = tmp_path / "papers.txt"
-    corpus.write_text(
-        fixture_corpus.read_text().rstrip("\n") + "\nA title whose abstract went missing\n"
-    )
+    corpus.write_text(fixture_corpus.read_text().rstrip("\n") + "\nA title whose abstract went missing\n")
     result = run("--store", tmp_path / "store", "ingest", "--check", corpus)
     assert result.exit_code == 0
     lines = corpus.read_text().count("\n")
     assert f"skipped line {lines}: title with no abstract" in result.stdout
 
 
-def test_ingest_of_an_empty_corpus_fails_cleanly(
-    run: Callable[..., Result], tmp_path: Path
-) -> None:
+def test_ingest_of_an_empty_corpus_fails_cleanly(run: Callable[..., Result], tmp_path: Path) -> None:
     empty = tmp_path / "empty.txt"
     empty.write_text("")
     line = one_line_error(run("--store", tmp_path / "store", "ingest", empty))
@@ -157,12 +147,8 @@ def check_answer_json(answer: dict[str, Any], question: str) -> None:
         assert retrieved[citation["paper_id"]] == citation["title"]
 
 
-def test_ask_json_extractive(
-    run: Callable[..., Result], fixture_store: Path, fixture_titles: set[str]
-) -> None:
-    result = run(
-        "--store", fixture_store, "ask", "--json", TVERSKY_QUESTION, env={"RAG_MODE": "extractive"}
-    )
+def test_ask_json_extractive(run: Callable[..., Result], fixture_store: Path, fixture_titles: set[str]) -> None:
+    result = run("--store", fixture_store, "ask", "--json", TVERSKY_QUESTION, env={"RAG_MODE": "extractive"})
     assert result.exit_code == 0, result.output
     answer = json.loads(result.stdout)
     check_answer_json(answer, TVERSKY_QUESTION)
@@ -209,19 +195,13 @@ def test_off_topic_ask_is_refused_without_loading_the_model(
 
 
 @pytest.mark.parametrize("question", ["", "   "])
-def test_empty_question_fails_with_one_line(
-    run: Callable[..., Result], fixture_store: Path, question: str
-) -> None:
+def test_empty_question_fails_with_one_line(run: Callable[..., Result], fixture_store: Path, question: str) -> None:
     line = one_line_error(run("--store", fixture_store, "ask", question))
     assert "question is empty" in line
 
 
-def test_missing_model_file_fails_with_one_line(
-    run: Callable[..., Result], fixture_store: Path
-) -> None:
-    line = one_line_error(
-        run("--store", fixture_store, "ask", "--model-path", "/nonexistent.gguf", TVERSKY_QUESTION)
-    )
+def test_missing_model_file_fails_with_one_line(run: Callable[..., Result], fixture_store: Path) -> None:
+    line = one_line_error(run("--store", fixture_store, "ask", "--model-path", "/nonexistent.gguf", TVERSKY_QUESTION))
     assert "model file not found: /nonexistent.gguf" in line
 
 
@@ -230,37 +210,27 @@ def test_a_model_file_that_is_not_gguf_fails_with_one_line(
 ) -> None:
     fake_file = tmp_path / "model.gguf"
     fake_file.write_bytes(b"not a model at all")
-    line = one_line_error(
-        run("--store", fixture_store, "ask", "--model-path", fake_file, TVERSKY_QUESTION)
-    )
+    line = one_line_error(run("--store", fixture_store, "ask", "--model-path", fake_file, TVERSKY_QUESTION))
     assert "not a GGUF model file" in line
 
 
-def test_invalid_setting_fails_with_one_line(
-    run: Callable[..., Result], fixture_store: Path
-) -> None:
+def test_invalid_setting_fails_with_one_line(run: Callable[..., Result], fixture_store: Path) -> None:
     line = one_line_error(
         run("--store", fixture_store, "ask", TVERSKY_QUESTION, env={"RAG_TOP_K": "0"}), with_fix=False
     )
     assert "invalid setting" in line and "top_k" in line
 
 
-def test_a_store_path_that_is_a_file_fails_with_one_line(
-    run: Callable[..., Result], tmp_path: Path
-) -> None:
+def test_a_store_path_that_is_a_file_fails_with_one_line(run: Callable[..., Result], tmp_path: Path) -> None:
     regular_file = tmp_path / "store"
     regular_file.write_text("")
     line = one_line_error(run("--store", regular_file, "info"))
     assert "not a folder" in line
 
 
-def test_first_ask_on_an_empty_store_ingests_the_corpus(
-    run: Callable[..., Result], tmp_path: Path
-) -> None:
+def test_first_ask_on_an_empty_store_ingests_the_corpus(run: Callable[..., Result], tmp_path: Path) -> None:
     store_path = tmp_path / "store"
-    result = run(
-        "--store", store_path, "ask", "--json", TVERSKY_QUESTION, env={"RAG_MODE": "extractive"}
-    )
+    result = run("--store", store_path, "ask", "--json", TVERSKY_QUESTION, env={"RAG_MODE": "extractive"})
     assert result.exit_code == 0, result.output
     answer = json.loads(result.stdout)
     assert answer["refused"] is False

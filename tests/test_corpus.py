@@ -53,8 +53,7 @@ def test_fixture_drops_chrome_lines_and_keeps_six_papers(fixture_corpus: Path) -
 def test_fixture_glued_subscribe_prefix_is_removed(fixture_corpus: Path) -> None:
     titles = [p.title for p in load_corpus(fixture_corpus).papers]
     assert titles[0] == (
-        "Tversky Neural Networks: Psychologically Plausible Deep Learning with Differentiable "
-        "Tversky Similarity"
+        "Tversky Neural Networks: Psychologically Plausible Deep Learning with Differentiable Tversky Similarity"
     )
     assert not any(t.startswith("Subscribe") for t in titles)
 
@@ -118,31 +117,20 @@ def test_full_corpus_parses_all_261_papers_with_unique_stable_ids(full_corpus: P
 
 
 def test_ids_derive_from_content_not_position(tmp_path: Path) -> None:
-    forward = load_corpus(
-        write(tmp_path / "f.txt", f"Title A\n{ABSTRACT_A}\nTitle B\n{ABSTRACT_B}\n")
-    )
-    backward = load_corpus(
-        write(tmp_path / "b.txt", f"Title B\n{ABSTRACT_B}\n\n\nTitle A\n{ABSTRACT_A}\n")
-    )
-    assert {p.title: p.paper_id for p in forward.papers} == {
-        p.title: p.paper_id for p in backward.papers
-    }
+    forward = load_corpus(write(tmp_path / "f.txt", f"Title A\n{ABSTRACT_A}\nTitle B\n{ABSTRACT_B}\n"))
+    backward = load_corpus(write(tmp_path / "b.txt", f"Title B\n{ABSTRACT_B}\n\n\nTitle A\n{ABSTRACT_A}\n"))
+    assert {p.title: p.paper_id for p in forward.papers} == {p.title: p.paper_id for p in backward.papers}
     assert make_paper("Title A", ABSTRACT_A).paper_id == forward.papers[0].paper_id
     assert paper_id_for("Title A", ABSTRACT_A) != paper_id_for("Title A", ABSTRACT_B)
     assert paper_id_for("Title A", ABSTRACT_A) != paper_id_for("Title B", ABSTRACT_A)
 
 
-def test_a_byte_order_mark_does_not_hide_chrome_or_the_glued_prefix(
-    tmp_path: Path, fixture_corpus: Path
-) -> None:
+def test_a_byte_order_mark_does_not_hide_chrome_or_the_glued_prefix(tmp_path: Path, fixture_corpus: Path) -> None:
     raw = fixture_corpus.read_bytes()
     with_chrome = load_corpus(write(tmp_path / "a.txt", b"\xef\xbb\xbf" + raw))
     assert with_chrome.skipped == []  # the chrome line 1 is not reported as a lost title
     glued_first = b"\n".join(raw.split(b"\n")[2:])  # starts with "SubscribeTversky ..."
-    titles = [
-        p.title
-        for p in load_corpus(write(tmp_path / "b.txt", b"\xef\xbb\xbf" + glued_first)).papers
-    ]
+    titles = [p.title for p in load_corpus(write(tmp_path / "b.txt", b"\xef\xbb\xbf" + glued_first)).papers]
     assert titles[0].startswith("Tversky")
 
 
@@ -219,9 +207,7 @@ def test_non_utf8_bytes_are_repaired_and_reported(tmp_path: Path) -> None:
 # ---- unreadable files ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "content", ["", "\n\n   \n", "Get trending papers in your email inbox!\nSubscribe\n"]
-)
+@pytest.mark.parametrize("content", ["", "\n\n   \n", "Get trending papers in your email inbox!\nSubscribe\n"])
 def test_file_without_papers_raises_corpus_error(tmp_path: Path, content: str) -> None:
     with pytest.raises(CorpusError, match="no papers"):
         load_corpus(write(tmp_path / "empty.txt", content))

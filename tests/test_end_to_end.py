@@ -19,21 +19,14 @@ from rag.settings import Settings, bundled_model_path
 
 pytestmark = pytest.mark.slow
 
-TVERSKY_QUESTION = (
-    "Which paper proposes a differentiable version of Tversky's similarity, and what does it "
-    "replace?"
-)
-GROKKING_QUESTION = (
-    "What happens to generalization long after neural networks overfit small algorithmic datasets?"
-)
+TVERSKY_QUESTION = "Which paper proposes a differentiable version of Tversky's similarity, and what does it replace?"
+GROKKING_QUESTION = "What happens to generalization long after neural networks overfit small algorithmic datasets?"
 
 
 def test_generative_answer_with_the_real_model(
     tmp_path: Path, fixture_corpus: Path, embedder: Embedder, fixture_titles: set[str]
 ) -> None:
-    settings = Settings(
-        store_path=tmp_path / "store", corpus_path=fixture_corpus, mode="generative"
-    )
+    settings = Settings(store_path=tmp_path / "store", corpus_path=fixture_corpus, mode="generative")
     service = RagService(settings)
     service.__dict__["embedder"] = embedder
     report = service.ensure_ingested()
@@ -59,9 +52,7 @@ def test_cli_ask_json_with_the_real_model(
     fixture_titles: set[str],
 ) -> None:
     monkeypatch.setattr("rag.service.Embedder", lambda *args, **kwargs: embedder)
-    result = CliRunner().invoke(
-        cli, ["--store", str(fixture_store), "ask", "--json", GROKKING_QUESTION]
-    )
+    result = CliRunner().invoke(cli, ["--store", str(fixture_store), "ask", "--json", GROKKING_QUESTION])
     assert result.exit_code == 0, result.output
     answer = json.loads(result.stdout)
     assert answer["refused"] is False

@@ -286,9 +286,7 @@ def test_a_store_built_by_another_embedder_fails_in_one_line(
     assert "rag ingest --rebuild" in line
 
 
-def test_a_missing_store_with_a_missing_corpus_fails_in_one_line(
-    run: Callable[..., Result], tmp_path: Path
-) -> None:
+def test_a_missing_store_with_a_missing_corpus_fails_in_one_line(run: Callable[..., Result], tmp_path: Path) -> None:
     line = one_line_error(
         run("--store", tmp_path / "nowhere", "ask", GROKKING_QUESTION, env={"RAG_CORPUS_PATH": str(tmp_path / "x.txt")})
     )

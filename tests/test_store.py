@@ -34,9 +34,7 @@ def test_ingesting_twice_adds_nothing_the_second_time(tmp_path: Path, ingest_int
     assert Store(store_path, "papers").count() == count
 
 
-def test_an_interrupted_ingest_resumes_with_only_the_missing_chunks(
-    tmp_path: Path, ingest_into: Ingest
-) -> None:
+def test_an_interrupted_ingest_resumes_with_only_the_missing_chunks(tmp_path: Path, ingest_into: Ingest) -> None:
     store_path = tmp_path / "store"
     first = ingest_into(store_path)
     store = Store(store_path, "papers")
@@ -73,9 +71,7 @@ def test_other_chunking_settings_raise_mismatch_telling_to_reingest(
 
     before = Store(fixture_store, "papers").count()
     with pytest.raises(StoreMismatchError, match="ingest --rebuild"):
-        ingest_into(
-            fixture_store, max_tokens=128
-        )  # ingesting into it is refused too, before writing
+        ingest_into(fixture_store, max_tokens=128)  # ingesting into it is refused too, before writing
     assert Store(fixture_store, "papers").count() == before
 
 
@@ -86,9 +82,7 @@ def test_another_embedder_raises_mismatch(fixture_store: Path, embedder: Embedde
         store.check(Fingerprint("some-other-model@deadbeef", chunking_signature(200, 1), 384))
 
 
-def test_papers_come_back_with_their_abstracts(
-    fixture_store: Path, fixture_papers: list[Paper]
-) -> None:
+def test_papers_come_back_with_their_abstracts(fixture_store: Path, fixture_papers: list[Paper]) -> None:
     store = Store(fixture_store, "papers")
     papers = store.papers()
     assert [p.title for p in papers] == sorted((p.title for p in fixture_papers), key=str.casefold)

@@ -27,10 +27,7 @@ from rag.generation import FakeGenerator, Message  # noqa: E402
 
 API_CORPUS = Path(__file__).resolve().parent / "fixtures" / "papers.txt"
 GROKKING = "Grokking: Generalization Beyond Overfitting on Small Algorithmic Datasets"
-TVERSKY = (
-    "Tversky Neural Networks: Psychologically Plausible Deep Learning with Differentiable "
-    "Tversky Similarity"
-)
+TVERSKY = "Tversky Neural Networks: Psychologically Plausible Deep Learning with Differentiable Tversky Similarity"
 TRIPLET = "Deep metric learning using Triplet network"
 PLANTED = (
     'Zebrafish Swim Gait Tracking <img src=x onerror="window.__pwned=1"> with '
@@ -55,11 +52,7 @@ def quote_first_source(messages: Sequence[Message]) -> str:
 
 def quote_every_source(messages: Sequence[Message]) -> str:
     """A long answer: every sentence of every source, each cited."""
-    return " ".join(
-        f"{s.rstrip('.')}. [{n}]"
-        for n, sentences in prompt_sources(messages).items()
-        for s in sentences
-    )
+    return " ".join(f"{s.rstrip('.')}. [{n}]" for n, sentences in prompt_sources(messages).items() for s in sentences)
 
 
 class ScriptedModel(FakeGenerator):

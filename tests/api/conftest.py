@@ -56,9 +56,7 @@ def model(scripted_model: ScriptedModel) -> Iterator[ScriptedModel]:
 
 
 @pytest.fixture
-def make_app(
-    api_settings: Settings, api_service: RagService, model: ScriptedModel
-) -> Callable[..., FastAPI]:
+def make_app(api_settings: Settings, api_service: RagService, model: ScriptedModel) -> Callable[..., FastAPI]:
     """`make_app(api_key=..., queue_timeout_s=...)`: the real app over the session's service."""
 
     def make(**overrides: Any) -> FastAPI:

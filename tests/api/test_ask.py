@@ -31,9 +31,7 @@ def test_ask_returns_the_cli_json_shape(client: TestClient, api_service: RagServ
 
 
 def test_ask_extractive_quotes_without_the_model(client: TestClient, model: ScriptedModel) -> None:
-    response = client.post(
-        "/v1/ask", json={"question": "What is grokking?", "mode": "extractive", "k": 3}
-    )
+    response = client.post("/v1/ask", json={"question": "What is grokking?", "mode": "extractive", "k": 3})
 
     assert response.status_code == 200
     body = response.json()
@@ -44,9 +42,7 @@ def test_ask_extractive_quotes_without_the_model(client: TestClient, model: Scri
 
 
 def test_ask_refuses_what_the_collection_does_not_cover(client: TestClient) -> None:
-    response = client.post(
-        "/v1/ask", json={"question": "What is the boiling point of water on Everest?"}
-    )
+    response = client.post("/v1/ask", json={"question": "What is the boiling point of water on Everest?"})
 
     assert response.status_code == 200
     assert response.json()["refused"] is True

@@ -48,9 +48,7 @@ def test_protected_routes_refuse_without_the_key(
 
 
 @pytest.mark.parametrize(("method", "path", "body"), PROTECTED)
-def test_protected_routes_answer_with_the_key(
-    keyed: TestClient, method: str, path: str, body: object
-) -> None:
+def test_protected_routes_answer_with_the_key(keyed: TestClient, method: str, path: str, body: object) -> None:
     response = keyed.request(method, path, json=body, headers={"Authorization": f"Bearer {KEY}"})
 
     assert response.status_code in (200, 404)  # the made-up paper id is a 404, past auth
@@ -68,7 +66,5 @@ def test_auth_comes_before_validation(keyed: TestClient) -> None:
 
 
 @pytest.mark.parametrize(("method", "path", "body"), PROTECTED)
-def test_without_a_configured_key_no_header_is_needed(
-    client: TestClient, method: str, path: str, body: object
-) -> None:
+def test_without_a_configured_key_no_header_is_needed(client: TestClient, method: str, path: str, body: object) -> None:
     assert client.request(method, path, json=body).status_code in (200, 404)

@@ -29,12 +29,8 @@ CHROMIUM_ARGS = [
 
 if not os.environ.get("CI"):
     if not shutil.which(CHROMIUM):
-        pytest.skip(
-            f"{CHROMIUM} is missing: run scripts/ci-system-deps.sh", allow_module_level=True
-        )
-    pytest.importorskip(
-        "playwright.sync_api", reason="playwright is missing: pip install -e '.[test]'"
-    )
+        pytest.skip(f"{CHROMIUM} is missing: run scripts/ci-system-deps.sh", allow_module_level=True)
+    pytest.importorskip("playwright.sync_api", reason="playwright is missing: pip install -e '.[test]'")
 
 from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
 
@@ -154,9 +150,7 @@ def test_refusal_is_shown_as_not_covered(live_server: Callable[..., Any], page: 
         assert answer.locator("ol.sources").count() == 0
 
 
-def test_the_page_asks_for_the_key_when_the_server_needs_one(
-    live_server: Callable[..., Any], page: Page
-) -> None:
+def test_the_page_asks_for_the_key_when_the_server_needs_one(live_server: Callable[..., Any], page: Page) -> None:
     with live_server(api_key="k3y") as url:
         page.goto(url)
         ask(page, "What is grokking?")

@@ -59,12 +59,8 @@ def test_stream_sends_chunks_then_citations_then_done(client: TestClient) -> Non
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_refusal_is_an_ordinary_message_with_a_flag(
-    client: TestClient, model: ScriptedModel, stream: bool
-) -> None:
-    response = client.post(
-        "/v1/chat/completions", json=chat("Who wrote the novel Pride and Prejudice?", stream=stream)
-    )
+def test_refusal_is_an_ordinary_message_with_a_flag(client: TestClient, model: ScriptedModel, stream: bool) -> None:
+    response = client.post("/v1/chat/completions", json=chat("Who wrote the novel Pride and Prejudice?", stream=stream))
 
     assert response.status_code == 200
     if stream:
@@ -88,9 +84,7 @@ def test_chat_calls_the_service_like_the_cli(
     calls: list[tuple[str, bool]] = []
     real_ask = api_service.ask
 
-    def spy(
-        question: str, k: int | None = None, mode: str | None = None, on_text: Any = None
-    ) -> Any:
+    def spy(question: str, k: int | None = None, mode: str | None = None, on_text: Any = None) -> Any:
         calls.append((question, on_text is not None))
         return real_ask(question, k=k, mode=mode, on_text=on_text)
 
@@ -101,9 +95,7 @@ def test_chat_calls_the_service_like_the_cli(
 
 
 def test_system_prompt_and_sampling_fields_are_accepted(client: TestClient) -> None:
-    body = chat(
-        "What is grokking?", temperature=0.7, max_tokens=50, top_p=1, n=1, user="u1", seed=3
-    )
+    body = chat("What is grokking?", temperature=0.7, max_tokens=50, top_p=1, n=1, user="u1", seed=3)
     body["messages"].insert(0, {"role": "system", "content": "You are a helpful assistant."})
 
     response = client.post("/v1/chat/completions", json=body)
@@ -125,9 +117,7 @@ def test_content_as_text_parts(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize("name", ["rag", "fake", None])
-def test_model_may_be_the_configured_name_or_the_alias(
-    client: TestClient, name: str | None
-) -> None:
+def test_model_may_be_the_configured_name_or_the_alias(client: TestClient, name: str | None) -> None:
     body = chat("What is grokking?")
     if name is None:
         del body["model"]

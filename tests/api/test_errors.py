@@ -10,9 +10,7 @@ from fastapi.testclient import TestClient
 USER = {"role": "user", "content": "What is grokking?"}
 
 
-def assert_openai_error(
-    response: Any, status: int, param: str | None = None, code: str | None = None
-) -> None:
+def assert_openai_error(response: Any, status: int, param: str | None = None, code: str | None = None) -> None:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
     body = response.json()
@@ -77,11 +75,7 @@ CHAT_CASES: list[tuple[str, Any, int, str | None, str | None]] = [
     ("tool role", {"messages": [{"role": "tool", "content": "hi"}]}, 400, "messages[0].role", None),
     (
         "image content",
-        {
-            "messages": [
-                {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}
-            ]
-        },
+        {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]},
         400,
         None,
         None,
@@ -99,9 +93,7 @@ CHAT_CASES: list[tuple[str, Any, int, str | None, str | None]] = [
 @pytest.mark.parametrize(
     ("body", "status", "param", "code"), [c[1:] for c in CHAT_CASES], ids=[c[0] for c in CHAT_CASES]
 )
-def test_bad_chat_requests(
-    client: TestClient, body: Any, status: int, param: str | None, code: str | None
-) -> None:
+def test_bad_chat_requests(client: TestClient, body: Any, status: int, param: str | None, code: str | None) -> None:
     response = client.post("/v1/chat/completions", json=body)
 
     assert_openai_error(response, status, param, code)
@@ -127,13 +119,9 @@ def test_malformed_json(client: TestClient) -> None:
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 def test_oversized_body_is_413(client: TestClient, chunked: bool) -> None:
     body = b'{"messages": [{"role": "user", "content": "' + b"x" * 300_000 + b'"}]}'
-    content: Any = (
-        iter([body[i : i + 65536] for i in range(0, len(body), 65536)]) if chunked else body
-    )
+    content: Any = iter([body[i : i + 65536] for i in range(0, len(body), 65536)]) if chunked else body
 
-    response = client.post(
-        "/v1/chat/completions", content=content, headers={"content-type": "application/json"}
-    )
+    response = client.post("/v1/chat/completions", content=content, headers={"content-type": "application/json"})
 
     assert_openai_error(response, 413, code="request_too_large")
 
@@ -150,9 +138,7 @@ ASK_CASES: list[tuple[str, Any, str | None]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("body", "param"), [c[1:] for c in ASK_CASES], ids=[c[0] for c in ASK_CASES]
-)
+@pytest.mark.parametrize(("body", "param"), [c[1:] for c in ASK_CASES], ids=[c[0] for c in ASK_CASES])
 def test_bad_ask_requests(client: TestClient, body: Any, param: str | None) -> None:
     assert_openai_error(client.post("/v1/ask", json=body), 400, param)
 

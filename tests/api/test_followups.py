@@ -16,9 +16,7 @@ def ask(client: TestClient, messages: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("echo_citations", [True, False], ids=["web-page", "plain-openai-client"])
-def test_follow_up_is_answered_about_the_same_paper(
-    client: TestClient, echo_citations: bool
-) -> None:
+def test_follow_up_is_answered_about_the_same_paper(client: TestClient, echo_citations: bool) -> None:
     messages: list[dict[str, Any]] = [{"role": "user", "content": "What is grokking?"}]
     first = ask(client, messages)["choices"][0]["message"]
     assert first["citations"][0]["title"] == GROKKING

@@ -18,9 +18,7 @@ def fake_answer() -> Answer:
     return Answer("q", "a", False, "generative", "fake", "p")
 
 
-def blocking_job(
-    release: threading.Event, pieces: list[str] | None = None, stream: bool = False
-) -> AnswerJob:
+def blocking_job(release: threading.Event, pieces: list[str] | None = None, stream: bool = False) -> AnswerJob:
     def ask(on_text: OnText) -> Answer:
         for piece in pieces or []:
             on_text(piece)

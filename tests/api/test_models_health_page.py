@@ -44,17 +44,12 @@ def test_page_and_assets_are_served_with_a_strict_policy(client: TestClient) -> 
 
 def test_cors_is_off(client: TestClient) -> None:
     origin = {"Origin": "http://elsewhere.example"}
-    preflight = client.options(
-        "/v1/chat/completions", headers={**origin, "Access-Control-Request-Method": "POST"}
-    )
+    preflight = client.options("/v1/chat/completions", headers={**origin, "Access-Control-Request-Method": "POST"})
     simple = client.get("/v1/models", headers=origin)
 
     assert "access-control-allow-origin" not in preflight.headers
     assert "access-control-allow-origin" not in simple.headers
-    assert (
-        preflight.status_code == 405
-        and preflight.json()["error"]["type"] == "invalid_request_error"
-    )
+    assert preflight.status_code == 405 and preflight.json()["error"]["type"] == "invalid_request_error"
 
 
 def test_openapi_documents_the_routes(client: TestClient) -> None:

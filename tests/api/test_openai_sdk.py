@@ -75,9 +75,7 @@ def rag_serve(tmp_path: Path) -> Iterator[str]:
     """`rag serve` in a subprocess with the real bundled model, on a free loopback port."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env.update(
-        RAG_STORE_PATH=str(tmp_path / "store"), RAG_CORPUS_PATH=str(API_CORPUS), RAG_N_THREADS="2"
-    )
+    env.update(RAG_STORE_PATH=str(tmp_path / "store"), RAG_CORPUS_PATH=str(API_CORPUS), RAG_N_THREADS="2")
     rag = Path(sys.executable).parent / "rag"
     url = f"http://127.0.0.1:{port}"
     command = [str(rag), "serve", "--port", str(port)]
@@ -88,10 +86,7 @@ def rag_serve(tmp_path: Path) -> Iterator[str]:
 @pytest.mark.slow
 def test_real_model_through_rag_serve_and_the_sdk(rag_serve: str) -> None:
     client = OpenAI(base_url=f"{rag_serve}/v1", api_key="unused", max_retries=0, timeout=120)
-    titles = {
-        p["title"]
-        for p in httpx.get(f"{rag_serve}/v1/papers", params={"limit": 100}).json()["data"]
-    }
+    titles = {p["title"] for p in httpx.get(f"{rag_serve}/v1/papers", params={"limit": 100}).json()["data"]}
     model_id = client.models.list().data[0].id
     assert model_id.endswith(".gguf")
     question: list[ChatCompletionMessageParam] = [
@@ -114,9 +109,7 @@ def test_real_model_through_rag_serve_and_the_sdk(rag_serve: str) -> None:
         assert message_text.strip()
         cited = {c["n"]: c["title"] for c in extra["citations"]}
         assert set(cited.values()) <= titles, "a cited title the store never returned"
-        assert {int(n) for n in re.findall(r"\[(\d+)\]", message_text)} <= set(cited), (
-            "a marker without a citation"
-        )
+        assert {int(n) for n in re.findall(r"\[(\d+)\]", message_text)} <= set(cited), "a marker without a citation"
         assert extra["refused"] in (True, False)
         if not extra["refused"]:
             assert cited

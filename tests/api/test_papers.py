@@ -32,9 +32,7 @@ def test_search_ranks_the_matching_paper_first(client: TestClient) -> None:
 
 def test_search_offset_skips_the_best_hits(client: TestClient) -> None:
     first_two = client.get("/v1/papers", params={"q": "neural networks", "limit": 2}).json()["data"]
-    second = client.get(
-        "/v1/papers", params={"q": "neural networks", "limit": 1, "offset": 1}
-    ).json()["data"]
+    second = client.get("/v1/papers", params={"q": "neural networks", "limit": 1, "offset": 1}).json()["data"]
 
     assert second[0]["id"] == first_two[1]["id"]
 

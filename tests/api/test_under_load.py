@@ -29,17 +29,13 @@ def busy(url: str) -> bool:
     return bool(httpx.get(f"{url}/healthz").json()["generation"]["busy"])
 
 
-def test_a_bounded_burst_gets_503_with_retry_after(
-    live_server: Callable[..., Any], model: ScriptedModel
-) -> None:
+def test_a_bounded_burst_gets_503_with_retry_after(live_server: Callable[..., Any], model: ScriptedModel) -> None:
     model.first_token_delay_s = 1.5  # each generation holds the model this long
 
     async def burst(url: str, n: int) -> list[httpx.Response]:
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
             bodies = [{**CHAT, "stream": i % 2 == 1} for i in range(n)]  # streamed or not alike
-            return list(
-                await asyncio.gather(*(client.post("/v1/chat/completions", json=b) for b in bodies))
-            )
+            return list(await asyncio.gather(*(client.post("/v1/chat/completions", json=b) for b in bodies)))
 
     with live_server(queue_timeout_s=0.3) as url:
         responses = asyncio.run(burst(url, 4))
@@ -55,16 +51,12 @@ def test_a_bounded_burst_gets_503_with_retry_after(
         assert httpx.post(f"{url}/v1/chat/completions", json=CHAT, timeout=30).status_code == 200
 
 
-def test_requests_within_the_bound_wait_their_turn(
-    live_server: Callable[..., Any], model: ScriptedModel
-) -> None:
+def test_requests_within_the_bound_wait_their_turn(live_server: Callable[..., Any], model: ScriptedModel) -> None:
     model.first_token_delay_s = 0.3
 
     async def burst(url: str, n: int) -> list[int]:
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-            responses = await asyncio.gather(
-                *(client.post("/v1/chat/completions", json=CHAT) for _ in range(n))
-            )
+            responses = await asyncio.gather(*(client.post("/v1/chat/completions", json=CHAT) for _ in range(n)))
             return [r.status_code for r in responses]
 
     with live_server(queue_timeout_s=10) as url:
@@ -80,9 +72,7 @@ def test_a_client_that_disconnects_stops_its_generation(
 
     with live_server() as url:
         if stream:
-            with httpx.stream(
-                "POST", f"{url}/v1/chat/completions", json={**CHAT, "stream": True}, timeout=30
-            ) as r:
+            with httpx.stream("POST", f"{url}/v1/chat/completions", json={**CHAT, "stream": True}, timeout=30) as r:
                 for line in r.iter_lines():
                     if '"content":"' in line and '"content":""' not in line:
                         break  # the first sentence arrived: hang up
@@ -93,15 +83,11 @@ def test_a_client_that_disconnects_stops_its_generation(
         took = wait_until(lambda: not busy(url), timeout_s=5)
 
     assert model.tokens_planned > 60
-    assert model.tokens_sent < model.tokens_planned / 2, (
-        "the generation ran on after the client left"
-    )
+    assert model.tokens_sent < model.tokens_planned / 2, "the generation ran on after the client left"
     assert took < 3
 
 
-def test_retrieval_is_not_blocked_by_generation(
-    live_server: Callable[..., Any], model: ScriptedModel
-) -> None:
+def test_retrieval_is_not_blocked_by_generation(live_server: Callable[..., Any], model: ScriptedModel) -> None:
     model.first_token_delay_s = 4.0
 
     with live_server() as url:
