@@ -203,6 +203,7 @@ class RagService:
     def info(self) -> dict[str, Any]:
         fp = self.store.fingerprint()
         papers = len(self.store.papers()) if self.store.exists else 0
+        lacking = self.store.papers_without_sentence_vectors
         return {
             "store": self.store.location,
             "collection": self.settings.collection,
@@ -210,6 +211,12 @@ class RagService:
             "chunks": self.store.count(),
             "embedder": fp.embedder if fp else str(self.settings.embedder_path or "all-MiniLM-L6-v2 (bundled)"),
             "chunking": fp.chunking if fp else None,
+            "sentences": (
+                f"{lacking} papers lack stored sentence vectors (questions embed them; "
+                "`rag ingest --rebuild` stores them)"
+                if lacking
+                else None
+            ),
             "model": self.model_name
             if self.settings.llm_base_url
             else str(self.settings.model_path or "SmolLM2-135M-Instruct.Q4_1.gguf (bundled)"),

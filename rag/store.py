@@ -184,6 +184,7 @@ class Store:
         self._live: Any = None  # during a rebuild: the collection that still answers
         self._rebuilding = False
         self._chunk_counts: dict[str, int] = {}
+        self.papers_without_sentence_vectors = 0
         try:
             existing = self._collection_names()
             if collection not in existing and _side_name(collection, RETIRED_SUFFIX) in existing:
@@ -433,6 +434,7 @@ class Store:
         """Every paper, from the record on its first chunk, in a stable order."""
         collection = self._require()
         papers: list[Paper] = []
+        self.papers_without_sentence_vectors = 0  # stored before ingest kept them
         offset = 0
         while True:
             page = collection.get(where={"index": 0}, include=["metadatas"], limit=_PAGE, offset=offset)
@@ -442,6 +444,8 @@ class Store:
                 papers.append(self._paper(meta))
                 if "chunks" in meta:
                     self._chunk_counts[str(meta["paper_id"])] = int(meta["chunks"])
+                if not meta.get("sentence_vectors"):
+                    self.papers_without_sentence_vectors += 1
             offset += len(page["ids"])
         return sorted(papers, key=lambda p: p.title.casefold())
 

@@ -115,6 +115,7 @@ def test_a_question_embeds_only_itself_since_ingest_stored_the_sentence_vectors(
 ) -> None:
     counting = CountingEmbedder(embedder)
     retriever = Retriever(Store(fixture_store, "papers"), counting)  # type: ignore[arg-type]
+    assert retriever.store.papers_without_sentence_vectors == 0
     question = "How does a learnable similarity layer lower perplexity?"
     result = retriever.retrieve(question, 5)
     assert counting.texts == [question]
@@ -134,6 +135,7 @@ def test_a_store_written_without_sentence_vectors_still_reranks(tmp_path: Path, 
     store.upsert(chunks, embedder.embed([c.embed_text for c in chunks]), {p.paper_id: p for p in papers})
     counting = CountingEmbedder(embedder)
     retriever = Retriever(store, counting)  # type: ignore[arg-type]
+    assert store.papers_without_sentence_vectors == len(papers)  # what `rag info` reports
     result = retriever.retrieve("Penn Treebank perplexity", 5)
     assert result.papers[0].title.startswith("Tversky")
     assert len(counting.texts) > 1  # the sentences had to be embedded now
