@@ -6,8 +6,9 @@
 With no `--store`, the bundled corpus is ingested into a temporary store first (never ./store);
 a `--store` that is empty is filled the same way and kept, so later runs skip the ingest.
 Then, with the embedder, store, BM25 index and model loaded once (as `rag serve` does):
-  - retrieval: `Retriever.retrieve` for every question, twice. The first pass embeds each
-    retrieved paper's sentences for the rerank (a cold cache), the second finds them cached;
+  - retrieval: `Retriever.retrieve` for every question, twice. The first pass reads each
+    retrieved paper's sentence vectors (stored by ingest) from the store, the second finds them
+    in memory;
   - ask: `RagService.ask` in generative mode on the first `--ask-limit` questions, recording
     the time from the question to the model's first token (retrieval + refusal check + prompt
     processing), the model's own first-token time, the first text shown to the user (a

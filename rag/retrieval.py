@@ -23,7 +23,7 @@ import numpy as np
 from rag.chunking import paper_sentences
 from rag.corpus import Paper
 from rag.embedding import Embedder
-from rag.store import Store, StoredChunk
+from rag.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class PaperHit:
     lexical: float = 0.0  # best chunk BM25 score
     dense_rank: int | None = None  # 1-based rank among papers by each retriever
     lexical_rank: int | None = None
-    chunks: list[StoredChunk] = field(default_factory=list)  # best first
+    chunk_ids: list[str] = field(default_factory=list)  # the chunks dense retrieval found, best first
     vector: np.ndarray[Any, Any] | None = field(default=None, repr=False)  # the best chunk's embedding
     sentence: float = 0.0  # best sentence cosine (set for reranked papers)
     fused: float = 0.0  # dense + lexical, before the sentence rerank
@@ -136,10 +136,13 @@ class Retriever:
     def retrieve_with_vector(self, question: str, vector: np.ndarray[Any, Any], k: int) -> Retrieval:
         papers: dict[str, PaperHit] = {}
         for hit in self.store.query(vector, self.candidate_chunks):
-            paper = papers.setdefault(hit.chunk.paper_id, PaperHit(hit.chunk.paper_id, hit.chunk.title, 0.0))
-            if not paper.chunks:
+            record = self.papers.get(hit.paper_id)
+            if record is None:  # stored by another process after this one loaded: not known yet
+                continue
+            paper = papers.setdefault(hit.paper_id, PaperHit(hit.paper_id, record.title, 0.0))
+            if not paper.chunk_ids:
                 paper.dense, paper.dense_rank, paper.vector = hit.score, len(papers), hit.vector
-            paper.chunks.append(hit.chunk)
+            paper.chunk_ids.append(hit.chunk_id)
         lexical_hits = self.lexical.search(question, self.candidate_chunks)
         lexical_max = lexical_hits[0][1] if lexical_hits else 0.0
         for rank, (record, score) in enumerate(lexical_hits, start=1):

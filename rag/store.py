@@ -52,9 +52,15 @@ class StoredChunk:
 
 @dataclass(frozen=True)
 class ChunkHit:
-    chunk: StoredChunk
+    """A chunk found by vector search: its id (which names its paper), score and vector."""
+
+    chunk_id: str
     score: float  # cosine similarity
-    vector: np.ndarray[Any, Any] | None = None
+    vector: np.ndarray[Any, Any]
+
+    @property
+    def paper_id(self) -> str:
+        return paper_of(self.chunk_id)
 
 
 @dataclass(frozen=True)
@@ -154,6 +160,11 @@ def _forget_open_client(store_path: Path) -> None:
             system.stop()
         except Exception as e:  # it was serving a broken store: nothing of it is needed
             log.debug("stopping the replaced store's client failed: %s", e)
+
+
+def paper_of(chunk_id: str) -> str:
+    """Chunk ids are `{paper_id}:{n}`."""
+    return chunk_id.rsplit(":", 1)[0]
 
 
 def _pack(vectors: np.ndarray[Any, Any]) -> str:
@@ -377,25 +388,15 @@ class Store:
         return int(self._collection.count()) if self._collection is not None else 0
 
     def query(self, vector: np.ndarray[Any, Any], n: int) -> list[ChunkHit]:
+        """The `n` chunks nearest to `vector`. Ids, scores and vectors only: texts and records
+        are read where they are needed (fetching them here took half the query's time)."""
         collection = self._require()
         n = min(n, self.count())
         if n == 0:
             return []
-        result = collection.query(
-            query_embeddings=[vector], n_results=n, include=["documents", "metadatas", "distances", "embeddings"]
-        )
-        rows = zip(
-            result["ids"][0],
-            result["documents"][0],
-            result["metadatas"][0],
-            result["distances"][0],
-            result["embeddings"][0],
-            strict=True,
-        )
-        return [
-            ChunkHit(self._stored(cid, doc, meta), 1.0 - float(dist), np.asarray(vec, dtype=np.float32))
-            for cid, doc, meta, dist, vec in rows
-        ]
+        result = collection.query(query_embeddings=[vector], n_results=n, include=["distances", "embeddings"])
+        rows = zip(result["ids"][0], result["distances"][0], result["embeddings"][0], strict=True)
+        return [ChunkHit(cid, 1.0 - float(dist), np.asarray(vec, dtype=np.float32)) for cid, dist, vec in rows]
 
     @staticmethod
     def _stored(chunk_id: str, document: str, meta: dict[str, Any]) -> StoredChunk:
@@ -411,12 +412,14 @@ class Store:
         collection = self._require()
         if all(pid in self._chunk_counts for pid in paper_ids):
             ids = [f"{pid}:{n}" for pid in paper_ids for n in range(self._chunk_counts[pid])]
-            page = collection.get(ids=ids, include=["metadatas", "embeddings"])
+            page = collection.get(ids=ids, include=["embeddings"])  # the id names the paper
+            owners = [paper_of(cid) for cid in page["ids"]]
         else:  # a store written before chunk counts were recorded
             page = collection.get(where={"paper_id": {"$in": list(paper_ids)}}, include=["metadatas", "embeddings"])
+            owners = [str(meta["paper_id"]) for meta in page["metadatas"]]
         rows: dict[str, list[np.ndarray[Any, Any]]] = {}
-        for meta, vector in zip(page["metadatas"], page["embeddings"], strict=True):
-            rows.setdefault(str(meta["paper_id"]), []).append(np.asarray(vector, dtype=np.float32))
+        for pid, vector in zip(owners, page["embeddings"], strict=True):
+            rows.setdefault(pid, []).append(np.asarray(vector, dtype=np.float32))
         return {pid: np.stack(vs) for pid, vs in rows.items()}
 
     def iter_chunks(self) -> Iterator[StoredChunk]:

@@ -79,7 +79,7 @@ def test_results_are_ranked_papers_without_duplicates(retriever: Retriever, fixt
     assert {p.title for p in result.candidates} == fixture_titles
     for paper in result.candidates:
         assert -1.0 <= paper.dense <= 1.0
-        assert paper.chunks and all(c.paper_id == paper.paper_id for c in paper.chunks)
+        assert paper.chunk_ids and all(cid.startswith(paper.paper_id + ":") for cid in paper.chunk_ids)
 
 
 def test_a_question_of_stop_words_still_retrieves_by_meaning(retriever: Retriever) -> None:

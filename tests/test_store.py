@@ -131,7 +131,7 @@ def test_query_finds_a_chunk_by_its_own_vector(fixture_store: Path, embedder: Em
     target = next(c for c in chunks if c.title.startswith("nnU-Net"))
     hits = store.query(embedder.embed_one(f"{target.title}\n{target.text}"), 3)
     assert len(hits) == 3
-    assert hits[0].chunk.chunk_id == target.chunk_id
+    assert hits[0].chunk_id == target.chunk_id and hits[0].paper_id == target.paper_id
     assert hits[0].score == pytest.approx(1.0, abs=1e-3)
     assert hits[0].score > hits[1].score >= hits[2].score
 
