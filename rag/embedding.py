@@ -27,7 +27,7 @@ _RECENT = 512  # questions whose vectors are kept (1.5 KiB each)
 class Embedder:
     """A sentence-transformers model loaded from a local folder, on the CPU."""
 
-    def __init__(self, path: Path, batch_size: int = 64, dtype: str = "float32") -> None:
+    def __init__(self, path: Path, batch_size: int = 64, dtype: str = "bfloat16") -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is on disk; never reach for a hub
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         # OpenMP threads that spin while waiting are a disaster on a busy 2-core machine (and in
