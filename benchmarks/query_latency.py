@@ -116,7 +116,7 @@ def main() -> None:
 
     questions = [q["question"] for q in load_questions(args.questions)]
     retriever.retrieve("warm up the query path", 5)
-    for label in ("retrieval_cold_sentences", "retrieval_warm"):
+    for label in ("retrieval_new_questions", "retrieval_repeated_questions"):
         times = []
         for q in questions:
             with Timer() as t:

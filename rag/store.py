@@ -391,9 +391,10 @@ class Store:
         """The `n` chunks nearest to `vector`. Ids, scores and vectors only: texts and records
         are read where they are needed (fetching them here took half the query's time)."""
         collection = self._require()
-        n = min(n, self.count())
-        if n == 0:
+        if n <= 0:
             return []
+        # no count() first: Chroma returns fewer when it holds fewer, and counting 200,000
+        # chunks took 15 ms, more than the search
         result = collection.query(query_embeddings=[vector], n_results=n, include=["distances", "embeddings"])
         rows = zip(result["ids"][0], result["distances"][0], result["embeddings"][0], strict=True)
         return [ChunkHit(cid, 1.0 - float(dist), np.asarray(vec, dtype=np.float32)) for cid, dist, vec in rows]
