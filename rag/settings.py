@@ -155,7 +155,7 @@ class Settings(BaseSettings):
         default=0.08,
         ge=0.0,
         le=5.0,
-        description="For a question about several papers, papers within this fused score of the best are sources.",
+        description="Papers this close to the best fused score are sources of a several-paper question or a summary.",
     )
     max_sources: int = Field(default=3, ge=1, le=20, description="Papers an answer to a one-paper question may cite.")
     prompt_sources: int = Field(

@@ -227,7 +227,8 @@ class Summarizer:
                 continue
             text_terms = content_terms(text)
             cover = sum(w for t, w in weights.items() if t in text_terms) / total if total else 0.0
-            if cover >= self.settings.summary_term_cover or best - hit.fused <= self.settings.single_margin:
+            # as close to the best as a "which papers" question takes, whatever its words
+            if cover >= self.settings.summary_term_cover or best - hit.fused <= self.settings.several_margin:
                 matched.append(hit)
         return matched
 
