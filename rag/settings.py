@@ -99,7 +99,7 @@ class Settings(BaseSettings):
     )
     embed_dtype: Literal["float32", "bfloat16"] = Field(
         default="bfloat16",
-        description="Embedder precision: bfloat16 is faster on CPUs with native BF16 (vectors within 0.9999 cosine).",
+        description="Embedder precision: bfloat16 is faster where the CPU has native BF16 (else use float32).",
     )
     chunk_max_tokens: int = Field(
         default=200, ge=32, le=254, description="Word pieces per chunk, title included (the embedder reads 256)."
