@@ -72,7 +72,7 @@ class SimulatedEmbedder:
         self.known = dict(zip(planted_texts, vectors, strict=True))
         self.pool = np.asarray(vectors, dtype=np.float32)
 
-    def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
+    def embed(self, texts: list[str]) -> np.ndarray:
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         for i, text in enumerate(texts):
             known = self.known.get(text)

@@ -101,7 +101,7 @@ class CountingEmbedder:
         self.real = real
         self.texts: list[str] = []
 
-    def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
+    def embed(self, texts: list[str]) -> np.ndarray:
         self.texts += texts
         return self.real.embed(texts)
 
