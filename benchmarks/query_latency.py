@@ -6,9 +6,10 @@
 With no `--store`, the bundled corpus is ingested into a temporary store first (never ./store);
 a `--store` that is empty is filled the same way and kept, so later runs skip the ingest.
 Then, with the embedder, store, BM25 index and model loaded once (as `rag serve` does):
-  - retrieval: `Retriever.retrieve` for every question, twice. The first pass reads each
-    retrieved paper's sentence vectors (stored by ingest) from the store, the second finds them
-    in memory;
+  - retrieval: `Retriever.retrieve` for every question, twice. The first pass embeds each
+    question and reads each retrieved paper's sentence vectors (stored by ingest) from the
+    store, the second finds both in memory; then `--other-questions`, new questions in the now
+    warm process (what a running server sees);
   - ask: `RagService.ask` in generative mode on the first `--ask-limit` questions, recording
     the time from the question to the model's first token (retrieval + refusal check + prompt
     processing), the model's own first-token time, the first text shown to the user (a
@@ -78,6 +79,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--store", type=Path, help="store folder to use (filled with the bundled corpus if empty)")
     parser.add_argument("--questions", type=Path, default=DEV_QUESTIONS)
+    parser.add_argument(
+        "--other-questions",
+        type=Path,
+        default=Path(__file__).resolve().parent.parent / "eval" / "heldout.jsonl",
+        help="questions new to a process that has answered the first set (a warm server's case)",
+    )
     parser.add_argument("--ask-limit", type=int, default=20, help="questions answered by the model")
     parser.add_argument("--n-threads", type=int, help="llama.cpp threads (default: settings)")
     parser.add_argument("--out", type=Path)
@@ -115,10 +122,15 @@ def main() -> None:
     figures["chunks"] = service.store.count()
 
     questions = [q["question"] for q in load_questions(args.questions)]
+    others = [q["question"] for q in load_questions(args.other_questions)] if args.other_questions.exists() else []
     retriever.retrieve("warm up the query path", 5)
-    for label in ("retrieval_new_questions", "retrieval_repeated_questions"):
+    for label, asked in (
+        ("retrieval_new_questions", questions),
+        ("retrieval_repeated_questions", questions),
+        ("retrieval_new_questions_warm_process", others),
+    ):
         times = []
-        for q in questions:
+        for q in asked:
             with Timer() as t:
                 retriever.retrieve(q, service.settings.top_k)
             times.append(t.ms)
