@@ -109,6 +109,7 @@ class Retriever:
         self.lexical = LexicalIndex(store.papers())
         self.papers = {p.paper_id: p for p in self.lexical.papers}
         self._sentences: dict[str, tuple[list[str], np.ndarray[Any, Any]]] = {}
+        self._chunk_vectors: dict[str, np.ndarray[Any, Any]] = {}
 
     def sentences(self, paper_id: str) -> tuple[list[str], np.ndarray[Any, Any]]:
         """A paper's abstract sentences and their embeddings."""
@@ -130,6 +131,14 @@ class Retriever:
                 self._sentences[pid] = (sentences, vectors)
         return {pid: self._sentences[pid] for pid in paper_ids}
 
+    def chunk_vectors(self, paper_ids: Sequence[str]) -> dict[str, np.ndarray[Any, Any]]:
+        """Every chunk vector of these papers: from memory, else from the store (one read)."""
+        if len(self._chunk_vectors) > 20_000:  # bound the memory on very large collections
+            self._chunk_vectors.clear()
+        missing = [pid for pid in paper_ids if pid not in self._chunk_vectors]
+        self._chunk_vectors.update(self.store.chunk_vectors(missing))
+        return {pid: self._chunk_vectors[pid] for pid in paper_ids if pid in self._chunk_vectors}
+
     def retrieve(self, question: str, k: int) -> Retrieval:
         return self.retrieve_with_vector(question, self.embedder.embed_one(question), k)
 
@@ -150,7 +159,7 @@ class Retriever:
             paper.lexical, paper.lexical_rank = score, rank
         # a paper only BM25 proposed still deserves its true dense score, not zero
         unscored = [pid for pid, p in papers.items() if p.dense_rank is None]
-        for pid, vectors in self.store.chunk_vectors(unscored).items():
+        for pid, vectors in self.chunk_vectors(unscored).items():
             sims = vectors @ vector
             papers[pid].dense, papers[pid].vector = float(np.max(sims)), vectors[int(np.argmax(sims))]
         for paper in papers.values():
