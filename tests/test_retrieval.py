@@ -151,3 +151,23 @@ def test_chunk_vectors_by_id_equal_those_found_by_metadata(fixture_store: Path) 
     assert by_id.keys() == by_filter.keys() == set(ids)
     for pid in ids:
         assert sorted(map(tuple, by_id[pid])) == sorted(map(tuple, by_filter[pid]))
+
+
+def test_chunk_vectors_are_read_from_the_store_once_per_paper(fixture_store: Path, embedder: Embedder) -> None:
+    store = Store(fixture_store, "papers")
+    retriever = Retriever(store, embedder)
+    ids = sorted(retriever.papers)
+    requested: list[str] = []
+    read = store.chunk_vectors
+
+    def counting(paper_ids: list[str]) -> dict[str, np.ndarray]:
+        requested.extend(paper_ids)
+        return read(paper_ids)
+
+    store.chunk_vectors = counting  # type: ignore[method-assign]
+    first = retriever.chunk_vectors(ids[:4])
+    assert sorted(requested) == ids[:4]
+    both = retriever.chunk_vectors(ids)
+    assert sorted(requested) == sorted(ids)  # only the two not read before
+    assert all(np.array_equal(first[pid], both[pid]) for pid in ids[:4])
+    assert {pid: v.shape for pid, v in both.items()} == {pid: v.shape for pid, v in read(ids).items()}
