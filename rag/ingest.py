@@ -80,7 +80,7 @@ def embed_batch(
 
     Sentence vectors are made here so that a question never waits for the model to read
     abstracts (the rerank and the quoted evidence score sentences); it doubles the text
-    embedded. One call, because the model sorts its input by length: fewer padded batches."""
+    embedded. One call, so that the embedder can batch texts of like length across both kinds."""
     paper_ids = list(dict.fromkeys(c.paper_id for c in chunks))
     sentences = {pid: paper_sentences(papers[pid].abstract) for pid in paper_ids}
     texts = [c.embed_text for c in chunks] + [s for pid in paper_ids for s in sentences[pid]]
