@@ -121,19 +121,20 @@ class SupportChecker:
         self.threshold = threshold
         self._cache: dict[str, np.ndarray[Any, Any]] = {}
 
-    def remember(self, sentences: Sequence[str], vectors: np.ndarray[Any, Any]) -> None:
-        """Vectors already made (ingest stores every abstract sentence's): no need to embed again."""
+    def _make_room(self) -> None:
         if len(self._cache) > _CACHE_LIMIT:
             self._cache.clear()
+
+    def remember(self, sentences: Sequence[str], vectors: np.ndarray[Any, Any]) -> None:
+        """Vectors already made (ingest stores every abstract sentence's): no need to embed again."""
+        self._make_room()
         self._cache.update(zip(sentences, vectors, strict=True))
 
     def _vectors(self, sentences: Sequence[str]) -> np.ndarray[Any, Any]:
-        if len(self._cache) > _CACHE_LIMIT:
-            self._cache.clear()
+        self._make_room()
         todo = [s for s in sentences if s not in self._cache]
         if todo:
-            for s, v in zip(todo, self.embedder.embed(todo), strict=True):
-                self._cache[s] = v
+            self._cache.update(zip(todo, self.embedder.embed(todo), strict=True))
         return np.stack([self._cache[s] for s in sentences])
 
     def score(self, sentence: str, source: Source) -> float:

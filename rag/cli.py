@@ -330,8 +330,7 @@ def evaluate(
     recall, answer-fact accuracy, refusal accuracy, false refusals, invented citations,
     unsupported sentences, summary coverage and latency. Questions of kind "summary" go to
     `rag summarize` (their recall@5 is over the summary's matched set). Decoding is greedy with a
-    fixed seed, so two runs
-    give the same figures.
+    fixed seed, so two runs give the same figures.
     """
     from rag import evaluation
 

@@ -174,7 +174,8 @@ class OpenAICompatibleGenerator:
     def _refused(self, response: httpx.Response) -> ModelError:
         response.read()
         try:
-            detail = response.json().get("error") or response.json()
+            body = response.json()
+            detail = body.get("error") or body
             message = detail.get("message", detail) if isinstance(detail, dict) else detail
         except (ValueError, AttributeError):
             message = response.text

@@ -14,9 +14,9 @@ refusal and the evaluation read them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -118,26 +118,23 @@ class Retriever:
     def load_sentences(self, paper_ids: Sequence[str]) -> dict[str, tuple[list[str], np.ndarray[Any, Any]]]:
         """Sentences and their vectors for several papers: from memory, else as ingest stored
         them (one read), else (a store written before ingest kept them) embedded now."""
-        if len(self._sentences) > 20_000:  # bound the memory on very large collections
-            self._sentences.clear()
-        missing = [pid for pid in dict.fromkeys(paper_ids) if pid not in self._sentences]
-        if missing:
+
+        def read(missing: list[str]) -> dict[str, tuple[list[str], np.ndarray[Any, Any]]]:
             stored = self.store.sentence_vectors(missing)
+            found = {}
             for pid in missing:
                 sentences = paper_sentences(self.papers[pid].abstract)
                 vectors = stored.get(pid)
                 if vectors is None or len(vectors) != len(sentences):
                     vectors = self.embedder.embed(sentences)
-                self._sentences[pid] = (sentences, vectors)
-        return {pid: self._sentences[pid] for pid in paper_ids}
+                found[pid] = (sentences, vectors)
+            return found
+
+        return _read_through(self._sentences, paper_ids, read)
 
     def chunk_vectors(self, paper_ids: Sequence[str]) -> dict[str, np.ndarray[Any, Any]]:
         """Every chunk vector of these papers: from memory, else from the store (one read)."""
-        if len(self._chunk_vectors) > 20_000:  # bound the memory on very large collections
-            self._chunk_vectors.clear()
-        missing = [pid for pid in paper_ids if pid not in self._chunk_vectors]
-        self._chunk_vectors.update(self.store.chunk_vectors(missing))
-        return {pid: self._chunk_vectors[pid] for pid in paper_ids if pid in self._chunk_vectors}
+        return _read_through(self._chunk_vectors, paper_ids, self.store.chunk_vectors)
 
     def retrieve(self, question: str, k: int) -> Retrieval:
         return self.retrieve_with_vector(question, self.embedder.embed_one(question), k)
@@ -178,6 +175,22 @@ class Retriever:
             # reranked papers stay ahead of the rest, whose scores lack the sentence term
             ranked = sorted(head, key=lambda p: (-p.score, p.title)) + ranked[self.rerank_depth :]
         return Retrieval(question=question, papers=ranked[:k], candidates=ranked, lexical_max=lexical_max)
+
+
+_CACHED_PAPERS = 20_000  # per cache: bounds the memory on very large collections
+
+V = TypeVar("V")
+
+
+def _read_through(cache: dict[str, V], keys: Sequence[str], read: Callable[[list[str]], dict[str, V]]) -> dict[str, V]:
+    """`cache`'s values for `keys`, reading the missing ones in one call (keys `read` does not
+    return are left out)."""
+    if len(cache) > _CACHED_PAPERS:
+        cache.clear()
+    missing = [k for k in dict.fromkeys(keys) if k not in cache]
+    if missing:
+        cache.update(read(missing))
+    return {k: cache[k] for k in keys if k in cache}
 
 
 def mmr(papers: Sequence[PaperHit], k: int, diversity: float = 0.3) -> list[PaperHit]:

@@ -156,8 +156,8 @@ async def chat_completions(
     `chat.completion.chunk` events; the final chunk's delta carries `citations` and `refused`,
     then `data: [DONE]`. A message asking for a summary ("Summarize what the collection says
     about ...") is answered by the summary function, as Markdown. One generation runs at a time:
-    a request that waits longer than
-    RAG_QUEUE_TIMEOUT_S gets 503 with Retry-After. A client that disconnects stops its generation.
+    a request that waits longer than RAG_QUEUE_TIMEOUT_S gets 503 with Retry-After. A client
+    that disconnects stops its generation.
     """
     model = resolve_model(body.model, service)
     condensed = standalone_question(body, service, settings)
