@@ -26,7 +26,7 @@ from rag.embedding import Embedder
 from rag.errors import QuestionError
 from rag.generation import Generator, guard_repetition
 from rag.prompts import CANNOT_ANSWER, Template, load_template
-from rag.refusal import Coverage, TermStatistics, assess
+from rag.refusal import Coverage, TermStatistics, assess, missing_named_terms, named_terms
 from rag.retrieval import PaperHit, Retrieval, Retriever, mmr
 from rag.settings import Settings
 
@@ -34,11 +34,17 @@ log = logging.getLogger(__name__)
 
 OnText = Callable[[str], None]
 SEVERAL_LIMIT = 5
-_SEVERAL = re.compile(r"\b(papers|works|studies|articles|abstracts|approaches|methods)\b", re.IGNORECASE)
+_SEVERAL = re.compile(
+    r"\b(papers|articles|abstracts|publications|approaches|methods|techniques"
+    r"|(?<!paper )(?<!that )(?<!who )(?<!it )(studies|works)"  # the nouns, not "a paper that studies"
+    r"|(this|the) (collection|corpus)|(work|research) on|literature|compare|comparison|contrast)\b",
+    re.IGNORECASE,
+)
 
 
 def wants_several(question: str) -> bool:
-    """Does the question ask about several papers ("Which papers ...")?"""
+    """Does the question ask about several papers ("Which papers ...", "Is there work on ...",
+    "What does this collection say about ...", "Compare ...")?"""
     return _SEVERAL.search(question) is not None
 
 
@@ -151,8 +157,16 @@ class Answerer:
         # for several papers the fused dense + lexical score decides, since the sentence rerank
         # is tuned to put the one best paper first
         if wants_several(question):
+            # close to the best, or naming what the question names ("Which papers use CBCT?")
             floor = max(p.fused for p in retrieval.papers) - self.settings.several_margin
-            return mmr([p for p in retrieval.candidates if p.fused >= floor], SEVERAL_LIMIT)
+            names = named_terms(question)
+            records = self._papers([p.paper_id for p in retrieval.candidates]) if names else {}
+
+            def names_all(hit: PaperHit) -> bool:
+                paper = records.get(hit.paper_id)
+                return paper is not None and not missing_named_terms(question, [f"{paper.title} {paper.abstract}"])
+
+            return mmr([p for p in retrieval.candidates if p.fused >= floor or names_all(p)], SEVERAL_LIMIT)
         floor = retrieval.papers[0].score - self.settings.single_margin
         return [p for p in retrieval.candidates if p.score >= floor][: self.settings.max_sources]
 

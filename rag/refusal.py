@@ -5,8 +5,12 @@ Two kinds of evidence:
   noun: "Swin", "CLIP", "MOS") that none of the top papers mentions is not covered by them,
   however close their topic is. This is the check that catches "about the right field, but not
   in this collection".
-- Answer type. A question asking for a quantity ("how many", "what share of") is not covered
-  by a top paper whose text holds no number at all.
+- Answer type. A question asking for a quantity ("how many", "how long does", "what learning
+  rate") is not covered when the papers it is about hold no number; one asking for a person
+  ("who proposed", "which authors") is not covered when they name nobody. Abstracts rarely give
+  hyper-parameters, hardware or authors, and the closest paper answers such questions with
+  sentences that are on topic but say nothing of what was asked. The papers "it is about" are
+  the top papers that mention every named term of the question.
 - Retrieval strength, three signals in [0, 1] averaged with weights:
   `dense` (the best chunk's cosine, rescaled between a floor and a ceiling), `terms` (the
   IDF-weighted share of the question's content words that one of the top papers contains) and
@@ -34,10 +38,30 @@ WEIGHTS = {"dense": 0.4, "terms": 0.45, "agreement": 0.15}
 
 _WORD = re.compile(r"\w[\w-]*(?:'s)?")
 # Questions whose answer is a quantity: their evidence must hold a number.
-_ASKS_QUANTITY = re.compile(
-    r"\b(how (many|much)|what (share|percentage|fraction|proportion|number) of)\b", re.IGNORECASE
+_MEASURE = (
+    r"(?:rates?|sizes?|accurac(?:y|ies)|speed-?ups?|percentages?|ratios?|costs?|latenc(?:y|ies)|throughputs?|"
+    r"errors?|scores?|budgets?|epochs|iterations|dimensions?|depths?|widths?|lengths?|durations?|temperatures?)"
 )
-_DIGIT = re.compile(r"\d")
+_AUX = r"(?:is|are|was|were|does|do|did|can|could|will|would|has|have|had)"
+_ASKS_QUANTITY = re.compile(
+    r"\bhow (many|much)\b"
+    rf"|\bhow (long|large|big|fast|often|far|old|tall|deep|wide|high|quickly) {_AUX}\b"
+    r"|\bwhat (share|percentage|fraction|proportion|number) of\b"
+    # "what learning rate did ...", "what top-1 accuracy does ...", but not "which papers study accuracy"
+    rf"|\b(what|which) (?:[\w-]+ ){{0,2}}{_MEASURE}(?: and (?:[\w-]+ ){{0,2}}{_MEASURE})? {_AUX}\b",
+    re.IGNORECASE,
+)
+# a number: "10^{160}", "4x", "95.3%", "13-layer", but not the 10 of "CIFAR-10" or the 3 of "3D"
+_NUMBER = re.compile(r"(?<![\w-])\d+(?:[.,]\d+)*(?:x|%)?(?!\w)")
+# Questions whose answer is a person or a group of people: their evidence must name someone.
+_ASKS_PERSON = re.compile(
+    r"(?:^|[,;:]\s*)who\b"
+    r"|\b(?:which|what) (?:authors?|researchers?|scientists?|people|persons?|institutions?|universit(?:y|ies)|labs?)\b"
+    r"|\b(?:names? of the|who are the) (?:authors?|researchers?|inventors?)\b",
+    re.IGNORECASE,
+)
+# how an abstract names people: "Smith et al.", "Tversky (1977)"
+_NAMES_PERSON = re.compile(r"\bet al\b|\b[A-Z][a-z]+ [(\[]\d{4}")
 
 
 @dataclass(frozen=True)
@@ -110,6 +134,19 @@ def missing_named_terms(question: str, texts: Sequence[str]) -> list[str]:
     return [t for t in named_terms(question) if not _mentions(haystack, fold(t).rstrip("s") if not t.isupper() else t)]
 
 
+def missing_answer_type(question: str, texts: Sequence[str]) -> list[str]:
+    """What the question asks for that none of the papers it is about holds: "a number", "a person"."""
+    names = named_terms(question)
+    about = [t for t in texts if not missing_named_terms(question, [t])] if names else list(texts)
+    about = about or list(texts)
+    missing = []
+    if _ASKS_QUANTITY.search(question) and not any(_NUMBER.search(t) for t in about):
+        missing.append("a number")
+    if _ASKS_PERSON.search(question) and not any(_NAMES_PERSON.search(t) for t in about):
+        missing.append("a person's name")
+    return missing
+
+
 def assess(
     question: str, retrieval: Retrieval, stats: TermStatistics, paper_texts: dict[str, str], threshold: float
 ) -> Coverage:
@@ -136,6 +173,5 @@ def assess(
     signals = {"dense": dense, "terms": term_cover, "agreement": agreement}
     score = sum(WEIGHTS[k] * v for k, v in signals.items())
     missing = missing_named_terms(question, texts)
-    if _ASKS_QUANTITY.search(question) and not _DIGIT.search(texts[0]):
-        missing.append("a number")
+    missing += missing_answer_type(question, texts)
     return Coverage(score >= threshold and not missing, score, signals, tuple(missing))

@@ -182,7 +182,7 @@ class Settings(BaseSettings):
         default=0.6, ge=0.0, le=1.0, description="Support score a sentence needs to count as backed by its source."
     )
     refusal_threshold: float = Field(
-        default=0.28, ge=0.0, le=1.0, description="Coverage score below which the question is refused."
+        default=0.30, ge=0.0, le=1.0, description="Coverage score below which the question is refused."
     )
     max_question_chars: int = Field(default=2000, ge=10, le=100000, description="Longest question accepted.")
 

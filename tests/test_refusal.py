@@ -1,0 +1,74 @@
+"""The answer-type checks of refusal: a question asking for a number or a person is not covered
+by papers that hold none, however close their topic."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.answer import wants_several
+from rag.refusal import missing_answer_type
+
+GAN = "We introduce DCGANs, a class of convolutional GANs, and show they learn a hierarchy of representations."
+LOOPED = "We map iterative algorithms to programs executed by a looped, 13-layer transformer."
+CIFAR = "SalUn unlearns classes on CIFAR-10 and keeps the accuracy of a ResNet-50 on the rest."
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What learning rate and mini-batch size did the DCGAN authors use?",
+        "How long does it take to train the DCGAN?",
+        "How many layers does the DCGAN generator have?",
+    ],
+)
+def test_a_quantity_question_needs_a_number(question: str) -> None:
+    assert missing_answer_type(question, [GAN]) == ["a number"]
+    assert missing_answer_type(question, [GAN + " It trains in 2 hours with rate 0.0002."]) == []
+
+
+def test_digits_inside_names_are_not_numbers_but_13_layer_is() -> None:
+    assert missing_answer_type("What learning rate does SalUn use?", [CIFAR]) == ["a number"]
+    assert missing_answer_type("How many layers does the looped transformer have?", [LOOPED]) == []
+
+
+def test_the_number_must_be_in_the_paper_the_question_names() -> None:
+    other = "Our detector reaches 91% accuracy on 3 benchmarks."
+    assert missing_answer_type("How many layers does the DCGAN have?", [GAN, other]) == ["a number"]
+    # no named term: any of the top papers may hold the answer
+    assert missing_answer_type("How many layers does the generator have?", [GAN, other]) == []
+
+
+@pytest.mark.parametrize(
+    "question", ["Who proposed DCGANs?", "In the DCGAN paper, who wrote it?", "Which authors introduced DCGANs?"]
+)
+def test_a_person_question_needs_a_name(question: str) -> None:
+    assert missing_answer_type(question, [GAN]) == ["a person's name"]
+    assert missing_answer_type(question, ["Radford et al. introduce DCGANs."]) == []
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Which papers study accuracy under distribution shift?",  # "accuracy" is the topic, not the answer
+        "How large language models learn in context",  # "how large" here is not a measure
+    ],
+)
+def test_questions_that_do_not_ask_for_a_number(question: str) -> None:
+    assert "a number" not in missing_answer_type(question, [GAN])
+
+
+@pytest.mark.parametrize(
+    ("question", "several"),
+    [
+        ("Which papers use triplet losses?", True),
+        ("Is there work on learnable activation functions?", True),
+        ("What does this collection say about grokking?", True),
+        ("Compare the two neural collapse papers.", True),
+        ("Which paper introduces DCGANs?", False),
+        ("Which paper studies how GNNs scale?", False),  # "studies" the verb
+        ("Which studies report grokking?", True),
+        ("How many layers does the looped transformer have?", False),
+    ],
+)
+def test_several_paper_questions(question: str, several: bool) -> None:
+    assert wants_several(question) is several
