@@ -195,11 +195,14 @@ class Answerer:
             out.append(Source(len(out) + 1, paper.paper_id, paper.title, tuple(s for _, _, s in best)))
         return out
 
-    def quotes(self, sources: Sequence[Source]) -> list[AnswerSentence]:
-        """The evidence: the best source's sentences, then the single best sentence of each other."""
+    def quotes(self, sources: Sequence[Source], several: bool = False) -> list[AnswerSentence]:
+        """The evidence: the best source's sentences, then the single best sentence of each other.
+        A question about several papers has no best source: each gets two sentences."""
         quoted: list[AnswerSentence] = []
         for source in sources:
-            for text in source.sentences if source.n == 1 else source.sentences[:1]:
+            for text in (
+                source.sentences[:2] if several else source.sentences if source.n == 1 else source.sentences[:1]
+            ):
                 quoted.append(AnswerSentence(text, [source.n], True, 1.0, kind="quote"))
         return quoted
 
@@ -250,7 +253,8 @@ class Answerer:
                     question, vector, relevant[: self.settings.prompt_sources], self.settings.prompt_sentences
                 )
                 lead = self._generate(answer, template, question, shown, on_text)
-            quoted = [q for q in self.quotes(sources) if all(q.text != s.text for s in lead)]
+            several = wants_several(question)
+            quoted = [q for q in self.quotes(sources, several) if all(q.text != s.text for s in lead)]
             if on_text:
                 for sentence in quoted:
                     on_text(("\n\n" if sentence is quoted[0] and lead else "") + sentence.rendered() + " ")

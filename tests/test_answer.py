@@ -263,6 +263,16 @@ def test_extractive_mode_never_calls_the_model_and_cites_every_sentence(
     assert_citations_come_from_retrieval(answer)
 
 
+def test_a_several_paper_answer_quotes_each_paper_alike(make_service: MakeService) -> None:
+    service, _ = make_service("must not be used", several_margin=1.0)
+    several = service.ask(MULTI_SOURCE_QUESTION, mode="extractive")
+    per_paper = [sum(s.citations == [c.n] for s in several.sentences) for c in several.citations]
+    assert len(per_paper) >= 2 and set(per_paper) == {2}, per_paper
+    one = service.ask(TVERSKY_QUESTION, mode="extractive")  # one paper: its sentences first, one of each other
+    per_paper = [sum(s.citations == [c.n] for s in one.sentences) for c in one.citations]
+    assert per_paper[0] == 3 and all(n == 1 for n in per_paper[1:]), per_paper
+
+
 def test_streamed_text_matches_the_answer(make_service: MakeService, prompt_sources: Sources) -> None:
     service, _ = make_service(_invented_number(prompt_sources), unsupported="drop")
     shown: list[str] = []
