@@ -9,10 +9,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
-from rag.answer import Answer
+from rag.answer import Answer, Answerer
 from rag.citations import AnswerSentence, parse_sentences
 from rag.errors import ConfigError, QuestionError
 from rag.generation import FakeGenerator, guard_repetition
@@ -271,6 +273,24 @@ def test_a_several_paper_answer_quotes_each_paper_alike(make_service: MakeServic
     one = service.ask(TVERSKY_QUESTION, mode="extractive")  # one paper: its sentences first, one of each other
     per_paper = [sum(s.citations == [c.n] for s in one.sentences) for c in one.citations]
     assert per_paper[0] == 3 and all(n == 1 for n in per_paper[1:]), per_paper
+
+
+def test_a_two_part_question_gets_a_sentence_for_each_part() -> None:
+    """Two paraphrases of the question's first part lose to one that answers its second part."""
+    sentences = [
+        "Grokking improves generalization long after overfitting.",
+        "Generalization improves suddenly, well past overfitting, by grokking.",
+        "Smaller datasets need more optimization steps.",
+    ]
+    vectors = np.array([[0.95, 0.31], [0.94, 0.34], [0.5, 0.87]])
+    stub = SimpleNamespace(
+        retriever=SimpleNamespace(sentences=lambda paper_id: (sentences, vectors)),
+        support=SimpleNamespace(remember=lambda *args: None),
+    )
+    paper = SimpleNamespace(paper_id="p")
+    question = "When does grokking improve generalization, and how many optimization steps do smaller datasets need?"
+    picked = Answerer.pick_sentences(stub, question, np.array([1.0, 0.0]), paper, 2)  # type: ignore[arg-type]
+    assert picked == [(0, sentences[0]), (2, sentences[2])]  # in abstract order
 
 
 def test_streamed_text_matches_the_answer(make_service: MakeService, prompt_sources: Sources) -> None:
