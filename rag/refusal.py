@@ -37,6 +37,9 @@ DENSE_FLOOR, DENSE_CEILING = 0.25, 0.65
 WEIGHTS = {"dense": 0.4, "terms": 0.45, "agreement": 0.15}
 
 _WORD = re.compile(r"\w[\w-]*(?:'s)?")
+_MODIFIER = re.compile(
+    r"-(?:like|based|style|type|free|only|specific|inspired|guided|driven|aware|enhanced|powered)$", re.IGNORECASE
+)
 # Questions whose answer is a quantity: their evidence must hold a number.
 _MEASURE = (
     r"(?:rates?|sizes?|accurac(?:y|ies)|speed-?ups?|percentages?|ratios?|costs?|latenc(?:y|ies)|throughputs?|"
@@ -104,7 +107,7 @@ def named_terms(question: str) -> list[str]:
     or a capitalised word that does not start a sentence ("Swin", "Everest")."""
     found: list[str] = []
     for match in _WORD.finditer(question):
-        word = match.group().removesuffix("'s")
+        word = _MODIFIER.sub("", match.group().removesuffix("'s"))  # "CLIP-like" names CLIP
         if word[0].isdigit():  # "3D", "4x": measures, not names
             continue
         if re.fullmatch(r"[A-Z]-[a-z]+", word):  # "U-shaped", "T-shirt": a letter used as a shape
@@ -119,11 +122,13 @@ def named_terms(question: str) -> list[str]:
 
 
 def _mentions(text: str, term: str) -> bool:
-    """Whole-word match, also inside a compound name ("GAN" in "StyleGAN"); short or all-capital
-    terms match case-sensitively ("MOS" is not "most")."""
+    """Whole-word match, also inside a compound name ("GAN" in "StyleGAN", "ResNet" in
+    "DINO-ResNet50") or with a version ("StyleGAN-2"); short or all-capital terms match
+    case-sensitively ("MOS" is not "most")."""
     plural = r"(?:s|es)?"
-    left = r"(?<![\w-])" if not term[0].isupper() else r"(?<![a-z0-9_-])(?:[A-Z][a-z]+)*"
-    pattern = rf"{left}{re.escape(term)}{plural}(?![\w])"
+    left = r"(?<![\w-])" if not term[0].isupper() else r"(?<![a-z0-9_])(?:[A-Z][a-z]+)*"
+    version = r"(?:-?\d[\w.]*)?"  # "ResNet" in "ResNet50", "StyleGAN" in "StyleGAN-2"
+    pattern = rf"{left}{re.escape(term)}{plural}{version}(?![\w])"
     if term.isupper() or len(term) <= 3:
         return re.search(pattern, text) is not None
     return re.search(pattern, text, re.IGNORECASE) is not None

@@ -58,5 +58,8 @@ def test_named_terms_and_case_sensitive_acronyms() -> None:
     assert named_terms("What mean opinion score (MOS) do the TTS models in the collection achieve?") == ["MOS", "TTS"]
     assert named_terms("Which paper trains an agent to play Go or chess?") == ["Go"]
     assert named_terms("Which 3D model was used?") == []  # measures are not names
+    assert named_terms("Is it reliable for CLIP-like models?") == ["CLIP"]
+    assert missing_named_terms("Which supervised ResNets?", ["Class Supervised-ResNet50 and DINO-ViT"]) == []
+    assert missing_named_terms("Is StyleGAN used?", ["We use StyleGAN-2."]) == []
     assert missing_named_terms("What MOS does it reach?", ["Most models are fast."]) == ["MOS"]
     assert missing_named_terms("Is the Schrodinger equation solved?", ["We solve the Schrödinger equation."]) == []
