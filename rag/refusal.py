@@ -136,7 +136,12 @@ def _mentions(text: str, term: str) -> bool:
 
 def missing_named_terms(question: str, texts: Sequence[str]) -> list[str]:
     haystack = fold(" ".join(texts))
-    return [t for t in named_terms(question) if not _mentions(haystack, fold(t).rstrip("s") if not t.isupper() else t)]
+    return [t for t in named_terms(question) if not _mentions(haystack, _singular(fold(t)) if not t.isupper() else t)]
+
+
+def _singular(term: str) -> str:
+    """ "ResNets" -> "ResNet"; "Loss", "Process" and "Robustness" stay whole."""
+    return term[:-1] if term.endswith("s") and not term.endswith("ss") else term
 
 
 def missing_answer_type(question: str, texts: Sequence[str]) -> list[str]:

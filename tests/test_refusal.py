@@ -3,10 +3,14 @@ by papers that hold none, however close their topic."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from rag.answer import wants_several
-from rag.refusal import missing_answer_type
+from rag.corpus import load_corpus
+from rag.refusal import missing_answer_type, missing_named_terms
 
 GAN = "We introduce DCGANs, a class of convolutional GANs, and show they learn a hierarchy of representations."
 LOOPED = "We map iterative algorithms to programs executed by a looped, 13-layer transformer."
@@ -72,3 +76,15 @@ def test_questions_that_do_not_ask_for_a_number(question: str) -> None:
 )
 def test_several_paper_questions(question: str, several: bool) -> None:
     assert wants_several(question) is several
+
+
+def test_every_name_a_paper_uses_is_found_in_that_paper(full_corpus: Path) -> None:
+    """Asking about a paper in its own words never trips the named-term check: a user who copies
+    "Center Loss" or "Gaussian Process (NNGP)" from an abstract must not be refused for it."""
+    missed = []
+    for paper in load_corpus(full_corpus).papers:
+        text = f"{paper.title} {paper.abstract}"
+        for sentence in [paper.title, *re.split(r"(?<=[.!?])\s+", paper.abstract)]:
+            question = f"Is it true that {sentence}"
+            missed += [(paper.title, name) for name in missing_named_terms(question, [text])]
+    assert missed == []

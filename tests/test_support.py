@@ -61,5 +61,7 @@ def test_named_terms_and_case_sensitive_acronyms() -> None:
     assert named_terms("Is it reliable for CLIP-like models?") == ["CLIP"]
     assert missing_named_terms("Which supervised ResNets?", ["Class Supervised-ResNet50 and DINO-ViT"]) == []
     assert missing_named_terms("Is StyleGAN used?", ["We use StyleGAN-2."]) == []
+    assert missing_named_terms("Which papers use the Center Loss?", ["We add a center loss."]) == []
+    assert missing_named_terms("Is the Gaussian Process used?", ["A Gaussian process prior."]) == []
     assert missing_named_terms("What MOS does it reach?", ["Most models are fast."]) == ["MOS"]
     assert missing_named_terms("Is the Schrodinger equation solved?", ["We solve the Schrödinger equation."]) == []
