@@ -230,10 +230,8 @@ class Answerer:
         A question about several papers has no best source: each gets two sentences."""
         quoted: list[AnswerSentence] = []
         for source in sources:
-            for text in (
-                source.sentences[:2] if several else source.sentences if source.n == 1 else source.sentences[:1]
-            ):
-                quoted.append(AnswerSentence(text, [source.n], True, 1.0, kind="quote"))
+            count = 2 if several else len(source.sentences) if source.n == 1 else 1
+            quoted += [AnswerSentence(text, [source.n], True, 1.0, kind="quote") for text in source.sentences[:count]]
         return quoted
 
     # ---- the loop ---------------------------------------------------------------------------

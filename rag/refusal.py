@@ -1,6 +1,6 @@
 """Does the collection cover the question? Decided from evidence, before any model runs.
 
-Two kinds of evidence:
+Three kinds of evidence:
 - Named terms. A question that names something (an acronym, a model, a dataset, a proper
   noun: "Swin", "CLIP", "MOS") that none of the top papers mentions is not covered by them,
   however close their topic is. This is the check that catches "about the right field, but not
@@ -140,7 +140,7 @@ def missing_named_terms(question: str, texts: Sequence[str]) -> list[str]:
 
 
 def _singular(term: str) -> str:
-    """ "ResNets" -> "ResNet"; "Loss", "Process" and "Robustness" stay whole."""
+    """One plural s dropped: "ResNets" -> "ResNet"; "Loss", "Process", "Robustness" stay whole."""
     return term[:-1] if term.endswith("s") and not term.endswith("ss") else term
 
 
