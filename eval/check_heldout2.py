@@ -5,15 +5,10 @@ Run: python3 eval/check_heldout2.py   (exit code 0 = all checks passed)
 import json, re, sys
 from collections import Counter
 
-ROOT = __file__.rsplit('/eval/', 1)[0]
-lines = open(f'{ROOT}/corpus/papers.txt').read().split('\n')
-body = lines[2:]                       # two page-chrome lines at the top
-while body and body[-1] == '':
-    body.pop()
-assert len(body) % 2 == 0
-titles = body[0::2]
-assert titles[0].startswith('Subscribe'); titles[0] = titles[0][len('Subscribe'):]
-abstracts = dict(zip(titles, body[1::2]))
+from corpus_pairs import ROOT, load
+
+titles, abstract_list = load()
+abstracts = dict(zip(titles, abstract_list))
 assert len(abstracts) == len(titles) == 261
 corpus_lc = '\n'.join(t + '\n' + a for t, a in abstracts.items()).lower()
 
