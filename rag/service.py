@@ -90,7 +90,16 @@ class RagService:
     def answerer(self) -> Answerer:
         retriever = self.retriever
         stats = TermStatistics(f"{p.title} {p.abstract}" for p in retriever.lexical.papers)
-        return Answerer(self.settings, retriever, self.embedder, self.generator, stats, self.store.get_papers)
+        # the retriever holds every paper for BM25: the answer path reads them from there, not the store
+        in_memory = retriever.papers
+        return Answerer(
+            self.settings,
+            retriever,
+            self.embedder,
+            self.generator,
+            stats,
+            lambda ids: {pid: in_memory[pid] for pid in ids if pid in in_memory},
+        )
 
     @cached_property
     def summarizer(self) -> Summarizer:
