@@ -284,8 +284,8 @@ class Answerer:
             several = wants_several(question)
             quoted = [q for q in self.quotes(sources, several) if all(q.text != s.text for s in lead)]
             if on_text:
-                for sentence in quoted:
-                    on_text(("\n\n" if sentence is quoted[0] and lead else "") + sentence.rendered() + " ")
+                for i, piece in enumerate(render_quotes(quoted, sources)):
+                    on_text(("\n\n" if i or lead else "") + piece)
             self._finish(answer, lead + quoted, sources)
         answer.timings["total_ms"] = (time.perf_counter() - started) * 1000
         return answer
@@ -375,10 +375,25 @@ class Answerer:
         lead = " ".join(
             s.rendered() + ("" if s.supported else " (unsupported)") for s in sentences if s.kind == "generated"
         )
-        quoted = " ".join(s.rendered() for s in sentences if s.kind == "quote")
+        quoted = "\n\n".join(render_quotes([s for s in sentences if s.kind == "quote"], sources))
         answer.answer = "\n\n".join(part for part in (lead, quoted) if part)
         cited = sorted({n for s in sentences if s.supported for n in s.citations})
         answer.citations = [Citation(n, by_n[n].title, by_n[n].paper_id, _snippet(by_n[n], sentences)) for n in cited]
+
+
+def render_quotes(quoted: Sequence[AnswerSentence], sources: Sequence[Source]) -> list[str]:
+    """One paragraph per source, opened by its title, so the answer names every paper it quotes
+    ("Which paper ...?" is answered by the title) and reads on its own without the source list."""
+    titles = {s.n: s.title for s in sources}
+    paragraphs: list[str] = []
+    last = None
+    for sentence in quoted:
+        n = sentence.citations[0]
+        if n != last:
+            paragraphs.append(f'From "{titles[n]}" [{n}]:')
+            last = n
+        paragraphs[-1] += " " + sentence.rendered()
+    return paragraphs
 
 
 def _snippet(source: Source, sentences: Sequence[AnswerSentence]) -> str:

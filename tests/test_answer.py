@@ -275,6 +275,19 @@ def test_a_several_paper_answer_quotes_each_paper_alike(make_service: MakeServic
     assert per_paper[0] == 3 and all(n == 1 for n in per_paper[1:]), per_paper
 
 
+def test_the_answer_names_each_paper_it_quotes(make_service: MakeService) -> None:
+    service, _ = make_service("must not be used", several_margin=1.0)
+    shown: list[str] = []
+    answer = service.ask(MULTI_SOURCE_QUESTION, mode="extractive", on_text=shown.append)
+    paragraphs = answer.answer.split("\n\n")
+    assert len(paragraphs) == len(answer.citations) >= 2
+    for paragraph, citation in zip(paragraphs, answer.citations, strict=True):
+        assert paragraph.startswith(f'From "{citation.title}" [{citation.n}]: ')
+        quoted = [s for s in answer.sentences if s.citations == [citation.n]]
+        assert quoted and all(s.rendered() in paragraph for s in quoted)
+    assert same_text("".join(shown), answer.answer)
+
+
 def test_a_two_part_question_gets_a_sentence_for_each_part() -> None:
     """Two paraphrases of the question's first part lose to one that answers its second part."""
     sentences = [
