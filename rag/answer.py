@@ -26,7 +26,7 @@ from rag.embedding import Embedder
 from rag.errors import QuestionError
 from rag.generation import Generator, guard_repetition
 from rag.prompts import CANNOT_ANSWER, Template, load_template
-from rag.refusal import Coverage, TermStatistics, assess, missing_named_terms, named_terms
+from rag.refusal import Coverage, TermStatistics, assess, missing_named_terms, named_terms, wants_several
 from rag.retrieval import PaperHit, Retrieval, Retriever, mmr
 from rag.settings import Settings
 
@@ -35,18 +35,6 @@ log = logging.getLogger(__name__)
 OnText = Callable[[str], None]
 SEVERAL_LIMIT = 5
 _COVERAGE_WEIGHT = 1.0  # of question terms a quoted sentence adds, against its cosine (see pick_sentences)
-_SEVERAL = re.compile(
-    r"\b(papers|articles|abstracts|publications|approaches|methods|techniques"
-    r"|(?<!paper )(?<!that )(?<!who )(?<!it )(studies|works)"  # the nouns, not "a paper that studies"
-    r"|(this|the) (collection|corpus)|(work|research) on|literature|compare|comparison|contrast)\b",
-    re.IGNORECASE,
-)
-
-
-def wants_several(question: str) -> bool:
-    """Does the question ask about several papers ("Which papers ...", "Is there work on ...",
-    "What does this collection say about ...", "Compare ...")?"""
-    return _SEVERAL.search(question) is not None
 
 
 @dataclass

@@ -4,7 +4,8 @@ Three kinds of evidence:
 - Named terms. A question that names something (an acronym, a model, a dataset, a proper
   noun: "Swin", "CLIP", "MOS") that none of the top papers mentions is not covered by them,
   however close their topic is. This is the check that catches "about the right field, but not
-  in this collection".
+  in this collection". An acronym also counts as mentioned when spelled out ("GNN" as "graph
+  neural network"), and a question about one paper needs all its names in one paper.
 - Answer type. A question asking for a quantity ("how many", "how long does", "what learning
   rate") is not covered when the papers it is about hold no number; one asking for a person
   ("who proposed", "which authors") is not covered when they name nobody. Abstracts rarely give
@@ -65,6 +66,18 @@ _ASKS_PERSON = re.compile(
 )
 # how an abstract names people: "Smith et al.", "Tversky (1977)"
 _NAMES_PERSON = re.compile(r"\bet al\b|\b[A-Z][a-z]+ [(\[]\d{4}")
+_SEVERAL = re.compile(
+    r"\b(papers|articles|abstracts|publications|approaches|methods|techniques"
+    r"|(?<!paper )(?<!that )(?<!who )(?<!it )(studies|works)"  # the nouns, not "a paper that studies"
+    r"|(this|the) (collection|corpus)|(work|research) on|literature|compare|comparison|contrast)\b",
+    re.IGNORECASE,
+)
+
+
+def wants_several(question: str) -> bool:
+    """Does the question ask about several papers ("Which papers ...", "Is there work on ...",
+    "What does this collection say about ...", "Compare ...")?"""
+    return _SEVERAL.search(question) is not None
 
 
 @dataclass(frozen=True)
@@ -121,6 +134,16 @@ def named_terms(question: str) -> list[str]:
     return found
 
 
+def _spelled_out(text: str, acronym: str) -> bool:
+    """ "GNN" as "graph neural network", "CBCT" as "cone-beam computed tomography": words of three
+    letters or more whose initials spell it (shorter ones let "compared to" pass for "CT")."""
+    core = acronym.removesuffix("s")
+    if not (core.isalpha() and core.isupper() and 2 <= len(core) <= 6):
+        return False
+    words = r"[\s-]+".join(rf"{c}[\w']{{2,}}" for c in core)
+    return re.search(rf"(?<![\w-]){words}(?!\w)", text, re.IGNORECASE) is not None
+
+
 def _mentions(text: str, term: str) -> bool:
     """Whole-word match, also inside a compound name ("GAN" in "StyleGAN", "ResNet" in
     "DINO-ResNet50") or with a version ("StyleGAN-2"); short or all-capital terms match
@@ -130,13 +153,22 @@ def _mentions(text: str, term: str) -> bool:
     version = r"(?:-?\d[\w.]*)?"  # "ResNet" in "ResNet50", "StyleGAN" in "StyleGAN-2"
     pattern = rf"{left}{re.escape(term)}{plural}{version}(?![\w])"
     if term.isupper() or len(term) <= 3:
-        return re.search(pattern, text) is not None
+        return re.search(pattern, text) is not None or _spelled_out(text, term)
     return re.search(pattern, text, re.IGNORECASE) is not None
 
 
 def missing_named_terms(question: str, texts: Sequence[str]) -> list[str]:
     haystack = fold(" ".join(texts))
     return [t for t in named_terms(question) if not _mentions(haystack, _singular(fold(t)) if not t.isupper() else t)]
+
+
+def names_apart(question: str, texts: Sequence[str]) -> list[str]:
+    """A question about one paper whose names no single paper holds together: "GPU" in one paper
+    and "TopNets" in another do not answer "Which GPUs trained TopNets?"."""
+    names = named_terms(question)
+    if len(names) < 2 or wants_several(question) or any(not missing_named_terms(question, [t]) for t in texts):
+        return []
+    return ["all of " + ", ".join(names) + " in one paper"]
 
 
 def _singular(term: str) -> str:
@@ -182,6 +214,6 @@ def assess(
 
     signals = {"dense": dense, "terms": term_cover, "agreement": agreement}
     score = sum(WEIGHTS[k] * v for k, v in signals.items())
-    missing = missing_named_terms(question, texts)
+    missing = missing_named_terms(question, texts) or names_apart(question, texts)
     missing += missing_answer_type(question, texts)
     return Coverage(score >= threshold and not missing, score, signals, tuple(missing))

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.answer import wants_several
 from rag.corpus import load_corpus
-from rag.refusal import missing_answer_type, missing_named_terms
+from rag.refusal import missing_answer_type, missing_named_terms, names_apart, wants_several
 
 GAN = "We introduce DCGANs, a class of convolutional GANs, and show they learn a hierarchy of representations."
 LOOPED = "We map iterative algorithms to programs executed by a looped, 13-layer transformer."
@@ -59,6 +58,15 @@ def test_a_person_question_needs_a_name(question: str) -> None:
 )
 def test_questions_that_do_not_ask_for_a_number(question: str) -> None:
     assert "a number" not in missing_answer_type(question, [GAN])
+
+
+def test_a_question_about_one_paper_needs_its_names_in_one_paper() -> None:
+    topnets = "TopNets designs antibodies with a topological network."
+    gpus = "Training on a GPU takes a day."
+    assert names_apart("Which GPUs were the TopNets models trained on?", [topnets, gpus]) != []
+    assert names_apart("Which GPUs were the TopNets models trained on?", [topnets + " " + gpus]) == []
+    assert names_apart("Which papers use TopNets or GPUs?", [topnets, gpus]) == []  # several papers may
+    assert names_apart("How does TopNets design antibodies?", [topnets, gpus]) == []  # one name
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from rag.citations import AnswerSentence, Source, SupportChecker
 from rag.embedding import Embedder
 from rag.refusal import missing_named_terms, named_terms
@@ -65,3 +67,17 @@ def test_named_terms_and_case_sensitive_acronyms() -> None:
     assert missing_named_terms("Is the Gaussian Process used?", ["A Gaussian process prior."]) == []
     assert missing_named_terms("What MOS does it reach?", ["Most models are fast."]) == ["MOS"]
     assert missing_named_terms("Is the Schrodinger equation solved?", ["We solve the Schrödinger equation."]) == []
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "missing"),
+    [
+        ("How do GNNs scale?", "Graph neural networks scale poorly.", []),
+        ("Which CBCT scans?", "We reconstruct cone-beam computed tomography scans.", []),
+        ("What do LLMs memorise?", "Large Language Models memorise data.", []),
+        ("Which CBCT scans?", "Comparable bounds compared to others.", ["CBCT"]),  # "to" spells no T
+        ("How do GNNs scale?", "Generative models need networks.", ["GNNs"]),  # not consecutive
+    ],
+)
+def test_an_acronym_counts_as_mentioned_when_spelled_out(question: str, text: str, missing: list[str]) -> None:
+    assert missing_named_terms(question, [text]) == missing
