@@ -26,7 +26,16 @@ from rag.embedding import Embedder
 from rag.errors import QuestionError
 from rag.generation import Generator, guard_repetition
 from rag.prompts import CANNOT_ANSWER, Template, load_template
-from rag.refusal import Coverage, TermStatistics, assess, missing_named_terms, named_terms, wants_several
+from rag.refusal import (
+    Coverage,
+    TermStatistics,
+    asks_quantity,
+    assess,
+    holds_number,
+    missing_named_terms,
+    named_terms,
+    wants_several,
+)
 from rag.retrieval import PaperHit, Retrieval, Retriever, mmr
 from rag.settings import Settings
 
@@ -179,7 +188,8 @@ class Answerer:
         sentence adds to those already chosen. A question in two parts ("how does X represent
         light, and how long does training take?") gets a sentence for each part instead of three
         paraphrases of the first. On dev this lifted answer-fact accuracy from 0.77 to 0.87; any
-        weight from 1 to 3 gives the same.
+        weight from 1 to 3 gives the same. A question asking for a quantity also gets the best
+        sentence holding a number, if none chosen holds one.
         """
         sentences, vectors = self.retriever.sentences(paper.paper_id)
         self.support.remember(sentences, vectors)
@@ -188,39 +198,45 @@ class Answerer:
         shared = [content_terms(sentence) & q_terms for sentence in sentences]
         chosen: list[int] = []
         covered: set[str] = set()
+
+        def gain(i: int) -> float:
+            return float(sims[i]) + _COVERAGE_WEIGHT * len(shared[i] - covered) / max(1, len(q_terms))
+
         for _ in range(min(n, len(sentences))):
-            gains = {
-                i: float(sims[i]) + _COVERAGE_WEIGHT * len(shared[i] - covered) / max(1, len(q_terms))
-                for i in range(len(sentences))
-                if i not in chosen
-            }
-            best = max(gains, key=lambda i: gains[i])
+            best = max((i for i in range(len(sentences)) if i not in chosen), key=gain)
             chosen.append(best)
             covered |= shared[best]
+        if asks_quantity(question) and not any(holds_number(sentences[i]) for i in chosen):
+            numbered = [i for i in range(len(sentences)) if holds_number(sentences[i])]
+            chosen += [max(numbered, key=gain)] if numbered else []
         return [(i, sentences[i]) for i in sorted(chosen)]
 
     def sources(
-        self, question: str, vector: np.ndarray[Any, Any], papers: Sequence[PaperHit], per_source: int
+        self, question: str, vector: np.ndarray[Any, Any], papers: Sequence[PaperHit], counts: Sequence[int]
     ) -> list[Source]:
-        """Numbered sources, each with the `per_source` sentences that best answer the question."""
+        """Numbered sources, each with the `counts[i]` sentences that best answer the question."""
         records = self._papers([p.paper_id for p in papers])
         out: list[Source] = []
-        for hit in papers:
+        for hit, count in zip(papers, counts, strict=True):
             paper = records.get(hit.paper_id)
             if paper is None:
                 continue
-            best = self.pick_sentences(question, vector, paper, per_source)
+            best = self.pick_sentences(question, vector, paper, count)
             out.append(Source(len(out) + 1, paper.paper_id, paper.title, tuple(s for _, s in best)))
         return out
 
-    def quotes(self, sources: Sequence[Source], several: bool = False) -> list[AnswerSentence]:
-        """The evidence: the best source's sentences, then the single best sentence of each other.
-        A question about several papers has no best source: each gets two sentences."""
-        quoted: list[AnswerSentence] = []
-        for source in sources:
-            count = 2 if several else len(source.sentences) if source.n == 1 else 1
-            quoted += [AnswerSentence(text, [source.n], True, 1.0, kind="quote") for text in source.sentences[:count]]
-        return quoted
+    def quote_counts(self, n_sources: int, several: bool) -> list[int]:
+        """Sentences quoted from each source: the best source's `quote_sentences`, then the single
+        best sentence of each other. A question about several papers has no best source: each
+        gets two."""
+        if several:
+            return [2] * n_sources
+        return [self.settings.quote_sentences] + [1] * (n_sources - 1) if n_sources else []
+
+    @staticmethod
+    def quotes(sources: Sequence[Source]) -> list[AnswerSentence]:
+        """The evidence: every source's chosen sentences, quoted and cited."""
+        return [AnswerSentence(text, [s.n], True, 1.0, kind="quote") for s in sources for text in s.sentences]
 
     # ---- the loop ---------------------------------------------------------------------------
 
@@ -262,15 +278,17 @@ class Answerer:
                 on_text(answer.answer)
         else:
             relevant = self.relevant(question, retrieval)
-            sources = self.sources(question, vector, relevant, self.settings.quote_sentences)
+            sources = self.sources(
+                question, vector, relevant, self.quote_counts(len(relevant), wants_several(question))
+            )
             lead: list[AnswerSentence] = []
             if mode == "generative":
+                shown_papers = relevant[: self.settings.prompt_sources]
                 shown = self.sources(
-                    question, vector, relevant[: self.settings.prompt_sources], self.settings.prompt_sentences
+                    question, vector, shown_papers, [self.settings.prompt_sentences] * len(shown_papers)
                 )
                 lead = self._generate(answer, template, question, shown, on_text)
-            several = wants_several(question)
-            quoted = [q for q in self.quotes(sources, several) if all(q.text != s.text for s in lead)]
+            quoted = [q for q in self.quotes(sources) if all(q.text != s.text for s in lead)]
             if on_text:
                 for i, piece in enumerate(render_quotes(quoted, sources)):
                     on_text(("\n\n" if i or lead else "") + piece)

@@ -55,8 +55,10 @@ _ASKS_QUANTITY = re.compile(
     rf"|\b(what|which) (?:[\w-]+ ){{0,2}}{_MEASURE}(?: and (?:[\w-]+ ){{0,2}}{_MEASURE})? {_AUX}\b",
     re.IGNORECASE,
 )
-# a number: "10^{160}", "4x", "95.3%", "13-layer", but not the 10 of "CIFAR-10" or the 3 of "3D"
-_NUMBER = re.compile(r"(?<![\w-])\d+(?:[.,]\d+)*(?:x|%)?(?!\w)")
+# a number: "10^{160}", "4x", "95.3%", "13-layer", but not the 10 of "CIFAR-10", the 3 of "3D",
+# the 2 of "U^2-Net" or an enumerator, "(1)"
+_NUMBER = re.compile(r"(?<![\w^-])\d+(?:[.,]\d+)*(?:x|%)?(?!\w)")
+_ENUMERATOR = re.compile(r"\(\d{1,2}\)")
 # Questions whose answer is a person or a group of people: their evidence must name someone.
 _ASKS_PERSON = re.compile(
     r"(?:^|[,;:]\s*)who\b"
@@ -176,13 +178,21 @@ def _singular(term: str) -> str:
     return term[:-1] if term.endswith("s") and not term.endswith("ss") else term
 
 
+def asks_quantity(question: str) -> bool:
+    return _ASKS_QUANTITY.search(question) is not None
+
+
+def holds_number(text: str) -> bool:
+    return _NUMBER.search(_ENUMERATOR.sub(" ", text)) is not None
+
+
 def missing_answer_type(question: str, texts: Sequence[str]) -> list[str]:
     """What the question asks for that none of the papers it is about holds: "a number", "a person"."""
     names = named_terms(question)
     about = [t for t in texts if not missing_named_terms(question, [t])] if names else list(texts)
     about = about or list(texts)
     missing = []
-    if _ASKS_QUANTITY.search(question) and not any(_NUMBER.search(t) for t in about):
+    if asks_quantity(question) and not any(holds_number(t) for t in about):
         missing.append("a number")
     if _ASKS_PERSON.search(question) and not any(_NAMES_PERSON.search(t) for t in about):
         missing.append("a person's name")

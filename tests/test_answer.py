@@ -306,6 +306,26 @@ def test_a_two_part_question_gets_a_sentence_for_each_part() -> None:
     assert picked == [(0, sentences[0]), (2, sentences[2])]  # in abstract order
 
 
+def test_a_quantity_question_gets_a_sentence_holding_a_number() -> None:
+    sentences = [
+        "We design a nested U-structure for salient object detection.",
+        "The design has two advantages: (1) more context and (2) more depth.",
+        "We also release a small version of the salient object detection model of 4.7 MB.",
+    ]
+    vectors = np.array([[0.95, 0.31], [0.9, 0.44], [0.3, 0.95]])
+    stub = SimpleNamespace(
+        retriever=SimpleNamespace(sentences=lambda paper_id: (sentences, vectors)),
+        support=SimpleNamespace(remember=lambda *args: None),
+    )
+    paper = SimpleNamespace(paper_id="p")
+    vector = np.array([1.0, 0.0])
+    asked = "How large is the small salient object detection model?"
+    picked = Answerer.pick_sentences(stub, asked, vector, paper, 1)  # type: ignore[arg-type]
+    assert picked == [(0, sentences[0]), (2, sentences[2])]  # "(1)" is an enumerator, not a number
+    not_asked = "What is the small salient object detection model?"
+    assert Answerer.pick_sentences(stub, not_asked, vector, paper, 1) == [(0, sentences[0])]  # type: ignore[arg-type]
+
+
 def test_streamed_text_matches_the_answer(make_service: MakeService, prompt_sources: Sources) -> None:
     service, _ = make_service(_invented_number(prompt_sources), unsupported="drop")
     shown: list[str] = []

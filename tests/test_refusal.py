@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rag.corpus import load_corpus
-from rag.refusal import missing_answer_type, missing_named_terms, names_apart, wants_several
+from rag.refusal import holds_number, missing_answer_type, missing_named_terms, names_apart, wants_several
 
 GAN = "We introduce DCGANs, a class of convolutional GANs, and show they learn a hierarchy of representations."
 LOOPED = "We map iterative algorithms to programs executed by a looped, 13-layer transformer."
@@ -39,6 +39,15 @@ def test_the_number_must_be_in_the_paper_the_question_names() -> None:
     assert missing_answer_type("How many layers does the DCGAN have?", [GAN, other]) == ["a number"]
     # no named term: any of the top papers may hold the answer
     assert missing_answer_type("How many layers does the generator have?", [GAN, other]) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [("It takes 18 minutes.", True), ("U^2-Net (176.3 MB)", True), ("U^2-Net is nested.", False)]
+    + [("(1) context and (2) depth", False), ("on CIFAR-10 in 3D", False), ("a 4x speed-up", True)],
+)
+def test_what_counts_as_a_number(text: str, number: bool) -> None:
+    assert holds_number(text) is number
 
 
 @pytest.mark.parametrize(
