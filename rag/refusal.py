@@ -144,6 +144,10 @@ def named_terms(question: str) -> list[str]:
     return found
 
 
+# a hyphen, caret or apostrophe inside a name: "U-Net" is "UNet", "U^2-Net" is "U2Net"
+_JOINER = re.compile(r"(?<=\w)[-^'](?=\w)")
+
+
 def _spelled_out(text: str, acronym: str) -> bool:
     """ "GNN" as "graph neural network", "CBCT" as "cone-beam computed tomography": words of three
     letters or more whose initials spell it (shorter ones let "compared to" pass for "CT")."""
@@ -159,7 +163,9 @@ def _mentions(text: str, term: str) -> bool:
     "DINO-ResNet50") or with a version ("StyleGAN-2"); short or all-capital terms match
     case-sensitively ("MOS" is not "most")."""
     plural = r"(?:s|es)?"
-    left = r"(?<![\w-])" if not term[0].isupper() else r"(?<![a-z0-9_])(?:[A-Z][a-z]+)*"
+    left = (
+        r"(?<![\w-])" if not term[0].isupper() else r"(?<![a-z0-9_])(?-i:[A-Z][a-z]+)*"
+    )  # case-sensitive, or it backtracks
     version = r"(?:-?\d[\w.]*)?"  # "ResNet" in "ResNet50", "StyleGAN" in "StyleGAN-2"
     pattern = rf"{left}{re.escape(term)}{plural}{version}(?![\w])"
     if term.isupper() or len(term) <= 3:
@@ -169,7 +175,13 @@ def _mentions(text: str, term: str) -> bool:
 
 def missing_named_terms(question: str, texts: Sequence[str]) -> list[str]:
     haystack = fold(" ".join(texts))
-    return [t for t in named_terms(question) if not _mentions(haystack, _singular(fold(t)) if not t.isupper() else t)]
+    joined = _JOINER.sub("", haystack)
+    missing = []
+    for name in named_terms(question):
+        term = _singular(fold(name)) if not name.isupper() else name
+        if not _mentions(haystack, term) and not _mentions(joined, _JOINER.sub("", term) or term):
+            missing.append(name)
+    return missing
 
 
 def names_apart(question: str, texts: Sequence[str]) -> list[str]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from rag.citations import AnswerSentence, Source, SupportChecker
@@ -67,6 +70,9 @@ def test_named_terms_and_case_sensitive_acronyms() -> None:
     assert missing_named_terms("Is the Gaussian Process used?", ["A Gaussian process prior."]) == []
     assert missing_named_terms("What MOS does it reach?", ["Most models are fast."]) == ["MOS"]
     assert missing_named_terms("Is the Schrodinger equation solved?", ["We solve the Schrödinger equation."]) == []
+    assert missing_named_terms("How does UNet segment?", ["The U-Net segments."]) == []
+    assert missing_named_terms("Is U2-Net small?", ["U^2-Net is small."]) == []
+    assert missing_named_terms("How does U-Net segment?", ["The net segments."]) == ["U-Net"]
 
 
 @pytest.mark.parametrize(
@@ -81,3 +87,15 @@ def test_named_terms_and_case_sensitive_acronyms() -> None:
 )
 def test_an_acronym_counts_as_mentioned_when_spelled_out(question: str, text: str, missing: list[str]) -> None:
     assert missing_named_terms(question, [text]) == missing
+
+
+def test_a_long_word_does_not_make_name_matching_backtrack() -> None:
+    """A capitalised name is looked for inside compounds ("ResNet" in "DINO-ResNet50"); done
+    case-insensitively that search tried every split of a long word and never finished on one
+    of 60 letters. Run apart, so a regression fails instead of hanging the suite."""
+    code = (
+        "from rag.refusal import missing_named_terms;"
+        "print(missing_named_terms('Does Skillnet work?', ['pre' + 'abcdefghij' * 6 + ' nets']))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "['Skillnet']"
