@@ -8,10 +8,8 @@ Three kinds of evidence:
   neural network"), and a question about one paper needs all its names in one paper.
 - Answer type. A question asking for a quantity ("how many", "how long does", "what learning
   rate") is not covered when the papers it is about hold no number; one asking for a person
-  ("who proposed", "which authors") is not covered when they name nobody, and one asking for
-  a dataset ("on which benchmark", "list the datasets") when they name none where they speak
-  of data ("on five public datasets" names none). Abstracts rarely give hyper-parameters,
-  hardware, authors or dataset lists, and the closest paper answers such questions with
+  ("who proposed", "which authors") is not covered when they name nobody. Abstracts rarely give
+  hyper-parameters, hardware or authors, and the closest paper answers such questions with
   sentences that are on topic but say nothing of what was asked. The papers "it is about" are
   the top papers that mention every named term of the question.
 - Retrieval strength, three signals in [0, 1] averaged with weights:
@@ -33,7 +31,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rag.chunking import split_sentences
 from rag.citations import content_terms
 from rag.retrieval import Retrieval
 
@@ -69,11 +66,6 @@ _ASKS_PERSON = re.compile(
     r"|\b(?:names? of the|who are the) (?:authors?|researchers?|inventors?)\b",
     re.IGNORECASE,
 )
-# Questions whose answer is a dataset: their evidence must name one where it speaks of data.
-_ASKS_DATA = re.compile(
-    r"\b(?:what|which|list the|name the)\b(?: [\w-]+){0,3}? (?:datasets?|benchmarks?|corpus|corpora)\b", re.IGNORECASE
-)
-_DATA = re.compile(r"\b(?:datasets?|data sets?|benchmarks?|corpus|corpora)\b", re.IGNORECASE)
 # how an abstract names people: "Smith et al.", "Tversky (1977)"
 _NAMES_PERSON = re.compile(r"\bet al\b|\b[A-Z][a-z]+ [(\[]\d{4}")
 _SEVERAL = re.compile(
@@ -207,8 +199,7 @@ def holds_number(text: str) -> bool:
 
 
 def missing_answer_type(question: str, texts: Sequence[str]) -> list[str]:
-    """What the question asks for that none of the papers it is about holds: "a number", "a
-    person's name", "a dataset's name"."""
+    """What the question asks for that none of the papers it is about holds: "a number", "a person"."""
     names = named_terms(question)
     about = [t for t in texts if not missing_named_terms(question, [t])] if names else list(texts)
     about = about or list(texts)
@@ -217,18 +208,7 @@ def missing_answer_type(question: str, texts: Sequence[str]) -> list[str]:
         missing.append("a number")
     if _ASKS_PERSON.search(question) and not any(_NAMES_PERSON.search(t) for t in about):
         missing.append("a person's name")
-    if _ASKS_DATA.search(question) and not any(_names_data(t, names) for t in about):
-        missing.append("a dataset's name")
     return missing
-
-
-def _names_data(text: str, asked: Sequence[str]) -> bool:
-    """Does a sentence that speaks of datasets or benchmarks name one the question does not?
-    "on five public datasets" names none; "on the OpenLane-V2 benchmark" does."""
-    return any(
-        _DATA.search(sentence) and any(n not in asked for n in named_terms(sentence))
-        for sentence in split_sentences(text)
-    )
 
 
 def assess(
