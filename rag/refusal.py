@@ -117,15 +117,24 @@ def fold(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
+# ordinary words hyphened before a name: "single-GPU", "non-IID", "pre-LN"
+_PREFIX = re.compile(r"^(?:[a-z]+-)+(?=[\w-]*[A-Z])")
+# languages and peoples: "Spanish", "Chinese". ("Bayesian" stays a name: "Bayesian optimization")
+_ADJECTIVE = re.compile(r"[A-Z][a-z]{2,}(?:ish|ese)")
+
+
 def named_terms(question: str) -> list[str]:
     """Words that name something: an inner capital or all capitals ("CLIP", "TopoNet", "U-Net"),
     or a capitalised word that does not start a sentence ("Swin", "Everest")."""
     found: list[str] = []
     for match in _WORD.finditer(question):
         word = _MODIFIER.sub("", match.group().removesuffix("'s"))  # "CLIP-like" names CLIP
+        word = _PREFIX.sub("", word)  # "single-GPU" names GPU
         if word[0].isdigit():  # "3D", "4x": measures, not names
             continue
         if re.fullmatch(r"[A-Z]-[a-z]+", word):  # "U-shaped", "T-shirt": a letter used as a shape
+            continue
+        if _ADJECTIVE.fullmatch(word):  # capitalised by convention, and they describe, not name
             continue
         before = question[: match.start()].rstrip()
         starts_sentence = not before or before.endswith((".", "?", "!", ":", '"', "'"))
