@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -156,3 +158,13 @@ def test_eval_command_end_to_end(tmp_path: Path, fixture_store: Path, fixture_co
 
     table = CliRunner().invoke(cli, ["eval", str(questions), "--mode", "extractive"], env=env)
     assert table.exit_code == 0 and "overall" in table.output and "which_paper" in table.output
+
+
+@pytest.mark.parametrize(
+    "checker", sorted(Path(__file__).parent.parent.glob("eval/check_heldout*.py")), ids=lambda p: p.name
+)
+def test_the_shipped_held_out_sets_pass_their_checkers(checker: Path) -> None:
+    """Exact corpus titles, facts found in gold abstracts, unanswerable terms absent: a question
+    file that drifted from the corpus would measure nothing."""
+    done = subprocess.run([sys.executable, str(checker)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
