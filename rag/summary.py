@@ -280,10 +280,10 @@ class Summarizer:
         for i, hit in enumerate(used, start=1):
             paper = self.answerer.retriever.papers[hit.paper_id]
             ranked = self.answerer.rank_sentences(shown_topic if named else request, vector, paper)
-            passage = tuple(s for _, _, s in sorted(ranked[: self.settings.prompt_sentences], key=lambda t: t[1]))
+            passage = tuple(s for _, s in sorted(ranked[: self.settings.prompt_sentences]))
             source = Source(i, paper.paper_id, paper.title, passage)
             summary.sources.append(source)
-            points = self._key_points(summary, source, [s for _, _, s in ranked[:per_paper]], mode, shown_topic)
+            points = self._key_points(summary, source, [s for _, s in ranked[:per_paper]], mode, shown_topic)
             summary.groups.append(Group("", points))  # regrouped below
             if progress:
                 progress(i, len(used), paper.title)

@@ -288,6 +288,16 @@ def test_the_answer_names_each_paper_it_quotes(make_service: MakeService) -> Non
     assert same_text("".join(shown), answer.answer)
 
 
+def _ranker(sentences: list[str], vectors: np.ndarray) -> SimpleNamespace:
+    """Just enough of an Answerer to rank one paper's sentences."""
+    stub = SimpleNamespace(
+        retriever=SimpleNamespace(sentences=lambda paper_id: (sentences, vectors)),
+        support=SimpleNamespace(remember=lambda *args: None),
+    )
+    stub.rank_sentences = lambda *args: Answerer.rank_sentences(stub, *args)  # type: ignore[arg-type]
+    return stub
+
+
 def test_a_two_part_question_gets_a_sentence_for_each_part() -> None:
     """Two paraphrases of the question's first part lose to one that answers its second part."""
     sentences = [
@@ -296,10 +306,7 @@ def test_a_two_part_question_gets_a_sentence_for_each_part() -> None:
         "Smaller datasets need more optimization steps.",
     ]
     vectors = np.array([[0.95, 0.31], [0.94, 0.34], [0.5, 0.87]])
-    stub = SimpleNamespace(
-        retriever=SimpleNamespace(sentences=lambda paper_id: (sentences, vectors)),
-        support=SimpleNamespace(remember=lambda *args: None),
-    )
+    stub = _ranker(sentences, vectors)
     paper = SimpleNamespace(paper_id="p")
     question = "When does grokking improve generalization, and how many optimization steps do smaller datasets need?"
     picked = Answerer.pick_sentences(stub, question, np.array([1.0, 0.0]), paper, 2)  # type: ignore[arg-type]
@@ -313,10 +320,7 @@ def test_a_quantity_question_gets_a_sentence_holding_a_number() -> None:
         "We also release a small version of the salient object detection model of 4.7 MB.",
     ]
     vectors = np.array([[0.95, 0.31], [0.9, 0.44], [0.3, 0.95]])
-    stub = SimpleNamespace(
-        retriever=SimpleNamespace(sentences=lambda paper_id: (sentences, vectors)),
-        support=SimpleNamespace(remember=lambda *args: None),
-    )
+    stub = _ranker(sentences, vectors)
     paper = SimpleNamespace(paper_id="p")
     vector = np.array([1.0, 0.0])
     asked = "How large is the small salient object detection model?"
