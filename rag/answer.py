@@ -153,10 +153,12 @@ class Answerer:
         if not retrieval.papers:
             return []
         # for several papers the fused dense + lexical score decides, since the sentence rerank
-        # is tuned to put the one best paper first
+        # is tuned to put the one best paper first; a best sentence nearly as close as the best
+        # paper's also counts, for papers whose chunks say it in other words
         if wants_several(question):
             # close to the best, or naming what the question names ("Which papers use CBCT?")
             floor = max(p.fused for p in retrieval.papers) - self.settings.several_margin
+            sentence_floor = max(p.sentence for p in retrieval.candidates) - self.settings.several_sentence_margin
             names = named_terms(question)
             records = self._papers([p.paper_id for p in retrieval.candidates]) if names else {}
 
@@ -164,7 +166,10 @@ class Answerer:
                 paper = records.get(hit.paper_id)
                 return paper is not None and not missing_named_terms(question, [f"{paper.title} {paper.abstract}"])
 
-            return mmr([p for p in retrieval.candidates if p.fused >= floor or names_all(p)], SEVERAL_LIMIT)
+            close = [
+                p for p in retrieval.candidates if p.fused >= floor or p.sentence >= sentence_floor or names_all(p)
+            ]
+            return mmr(close, SEVERAL_LIMIT)
         floor = retrieval.papers[0].score - self.settings.single_margin
         return [p for p in retrieval.candidates if p.score >= floor][: self.settings.max_sources]
 

@@ -157,6 +157,12 @@ class Settings(BaseSettings):
         le=5.0,
         description="Papers this close to the best fused score are sources of a several-paper question or a summary.",
     )
+    several_sentence_margin: float = Field(
+        default=0.025,
+        ge=0.0,
+        le=2.0,
+        description="Papers whose best sentence is this close to the best one's also answer a several-paper question.",
+    )
     max_sources: int = Field(default=3, ge=1, le=20, description="Papers an answer to a one-paper question may cite.")
     prompt_sources: int = Field(
         default=1, ge=1, le=10, description="Sources shown to the model (a larger model can take more)."

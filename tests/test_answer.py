@@ -19,6 +19,7 @@ from rag.citations import AnswerSentence, parse_sentences
 from rag.errors import ConfigError, QuestionError
 from rag.generation import FakeGenerator, guard_repetition
 from rag.prompts import CANNOT_ANSWER, load_template
+from rag.retrieval import PaperHit, Retrieval
 from rag.service import RagService
 from rag.settings import Settings
 
@@ -286,6 +287,26 @@ def test_the_answer_names_each_paper_it_quotes(make_service: MakeService) -> Non
         quoted = [s for s in answer.sentences if s.citations == [citation.n]]
         assert quoted and all(s.rendered() in paragraph for s in quoted)
     assert same_text("".join(shown), answer.answer)
+
+
+def test_a_several_paper_question_takes_papers_close_by_chunk_or_by_sentence() -> None:
+    def hit(name: str, fused: float, sentence: float) -> PaperHit:
+        return PaperHit(name, name, score=fused, fused=fused, sentence=sentence)
+
+    best, by_chunk, by_sentence, far = (
+        hit("best", 1.0, 0.60),
+        hit("chunk", 0.95, 0.40),
+        hit("sent", 0.5, 0.59),
+        hit("far", 0.5, 0.4),
+    )
+    retrieval = Retrieval(
+        "Which papers study it?", [best, by_chunk, by_sentence, far], [best, by_chunk, by_sentence, far], 1.0
+    )
+    stub = SimpleNamespace(
+        settings=Settings(several_margin=0.08, several_sentence_margin=0.025), _papers=lambda ids: {}
+    )
+    chosen = Answerer.relevant(stub, "Which papers study it?", retrieval)  # type: ignore[arg-type]
+    assert {p.paper_id for p in chosen} == {"best", "chunk", "sent"}
 
 
 def _ranker(sentences: list[str], vectors: np.ndarray) -> SimpleNamespace:
