@@ -55,6 +55,7 @@ _ASKS_QUANTITY = re.compile(
     rf"|\b(what|which) (?:[\w-]+ ){{0,2}}{_MEASURE}(?: and (?:[\w-]+ ){{0,2}}{_MEASURE})? {_AUX}\b",
     re.IGNORECASE,
 )
+_ASKS_NAME = re.compile(r"\b(?:which|what)\b(?! (?:is|are|was|were|does|do|did|happens|role)\b)", re.IGNORECASE)
 # a number: "10^{160}", "4x", "95.3%", "13-layer", but not the 10 of "CIFAR-10", the 3 of "3D",
 # the 2 of "U^2-Net" or an enumerator, "(1)"
 _NUMBER = re.compile(r"(?<![\w^-])\d+(?:[.,]\d+)*(?:x|%)?(?!\w)")
@@ -201,6 +202,16 @@ def _singular(term: str) -> str:
 
 def asks_quantity(question: str) -> bool:
     return _ASKS_QUANTITY.search(question) is not None
+
+
+def asks_name(question: str) -> bool:
+    """ "Which method ...", "what dataset ...": the answer is a name (not "what is", "what does")."""
+    return _ASKS_NAME.search(question) is not None and not asks_quantity(question)
+
+
+def names_other(text: str, asked: Sequence[str]) -> bool:
+    """Does the text name something the question does not?"""
+    return any(term not in asked for term in named_terms(text))
 
 
 def holds_number(text: str) -> bool:

@@ -351,6 +351,21 @@ def test_a_quantity_question_gets_a_sentence_holding_a_number() -> None:
     assert Answerer.pick_sentences(stub, not_asked, vector, paper, 1) == [(0, sentences[0])]  # type: ignore[arg-type]
 
 
+def test_a_which_question_gets_a_sentence_naming_something_new() -> None:
+    sentences = [
+        "Training neurons one by one replaces backpropagation.",
+        "Each neuron is trained on its own.",
+        "The method is compared with Particle Swarm Optimization.",
+    ]
+    stub = _ranker(sentences, np.array([[0.95, 0.31], [0.9, 0.44], [0.3, 0.95]]))
+    vector, paper = np.array([1.0, 0.0]), SimpleNamespace(paper_id="p")
+    asked = "Which search method is the neuron-by-neuron training compared with?"
+    picked = Answerer.pick_sentences(stub, asked, vector, paper, 1)  # type: ignore[arg-type]
+    assert picked == [(0, sentences[0]), (2, sentences[2])]
+    not_asked = "How are the neurons trained without backpropagation?"
+    assert Answerer.pick_sentences(stub, not_asked, vector, paper, 1) == [(0, sentences[0])]  # type: ignore[arg-type]
+
+
 def test_streamed_text_matches_the_answer(make_service: MakeService, prompt_sources: Sources) -> None:
     service, _ = make_service(_invented_number(prompt_sources), unsupported="drop")
     shown: list[str] = []
