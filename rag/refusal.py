@@ -55,6 +55,7 @@ _ASKS_QUANTITY = re.compile(
     rf"|\b(what|which) (?:[\w-]+ ){{0,2}}{_MEASURE}(?: and (?:[\w-]+ ){{0,2}}{_MEASURE})? {_AUX}\b",
     re.IGNORECASE,
 )
+# Questions whose answer is a name: "which method", "what dataset", but not "what is", "what does"
 _ASKS_NAME = re.compile(r"\b(?:which|what)\b(?! (?:is|are|was|were|does|do|did|happens|role)\b)", re.IGNORECASE)
 # a number: "10^{160}", "4x", "95.3%", "13-layer", but not the 10 of "CIFAR-10", the 3 of "3D",
 # the 2 of "U^2-Net" or an enumerator, "(1)"
@@ -151,8 +152,8 @@ _JOINER = re.compile(r"(?<=\w)[-^'](?=\w)")
 
 
 def _spelled_out(text: str, acronym: str) -> bool:
-    """ "GNN" as "graph neural network", "CBCT" as "cone-beam computed tomography": words of three
-    letters or more whose initials spell it (shorter ones let "compared to" pass for "CT")."""
+    """Is the acronym written out, "GNN" as "graph neural network"? Words of three letters or
+    more whose initials spell it; shorter ones would let "compared to" pass for "CT"."""
     core = acronym.removesuffix("s")
     if not (core.isalpha() and core.isupper() and 2 <= len(core) <= 6):
         return False
@@ -165,9 +166,10 @@ def _mentions(text: str, term: str) -> bool:
     "DINO-ResNet50") or with a version ("StyleGAN-2"); short or all-capital terms match
     case-sensitively ("MOS" is not "most")."""
     plural = r"(?:s|es)?"
-    left = (
-        r"(?<![\w-])" if not term[0].isupper() else r"(?<![a-z0-9_])(?-i:[A-Z][a-z]+)*"
-    )  # case-sensitive, or it backtracks
+    # the compound's prefix is matched case-sensitively even for a term that is not: without
+    # case, "(?:[A-Z][a-z]+)*" tries every split of a long word, exponentially many
+    compound = r"(?<![a-z0-9_])(?-i:[A-Z][a-z]+)*"
+    left = r"(?<![\w-])" if not term[0].isupper() else compound
     version = r"(?:-?\d[\w.]*)?"  # "ResNet" in "ResNet50", "StyleGAN" in "StyleGAN-2"
     pattern = rf"{left}{re.escape(term)}{plural}{version}(?![\w])"
     if term.isupper() or len(term) <= 3:
@@ -181,7 +183,7 @@ def missing_named_terms(question: str, texts: Sequence[str]) -> list[str]:
     missing = []
     for name in named_terms(question):
         term = _singular(fold(name)) if not name.isupper() else name
-        if not _mentions(haystack, term) and not _mentions(joined, _JOINER.sub("", term) or term):
+        if not _mentions(haystack, term) and not _mentions(joined, _JOINER.sub("", term)):
             missing.append(name)
     return missing
 
@@ -205,7 +207,7 @@ def asks_quantity(question: str) -> bool:
 
 
 def asks_name(question: str) -> bool:
-    """ "Which method ...", "what dataset ...": the answer is a name (not "what is", "what does")."""
+    """Is the answer a name ("Which method ...", "What dataset ...")?"""
     return _ASKS_NAME.search(question) is not None and not asks_quantity(question)
 
 
