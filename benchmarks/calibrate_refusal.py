@@ -6,7 +6,8 @@ For every question it computes the coverage score (rag/refusal.py) once, then fo
 threshold prints refusal accuracy (unanswerable questions refused) and false refusal rate
 (answerable questions refused). The suggested threshold maximises the difference of the two
 and sits in the middle of the widest gap between neighbouring scores that achieves it.
-Named-term and answer-type (number, person) checks refuse regardless of the threshold; they are reported apart.
+The named-term, subject and answer-type (number, person) checks refuse regardless of the threshold;
+they are reported apart.
 
 `--leave-gold-out` adds, for every answerable question, the same question asked of the
 collection without its gold and also-relevant papers: a near miss, unanswerable by
@@ -71,7 +72,7 @@ def main() -> None:
     service = RagService(Settings())
     answerer, k = service.answerer, service.settings.top_k
     retriever = answerer.retriever
-    rows: list[tuple[float, bool, str]] = []  # score, refused by a named-term or answer-type check, kind of row
+    rows: list[tuple[float, bool, str]] = []  # score, refused by a check that ignores the threshold, kind of row
     questions: list[Question] = load_questions(args.questions)
     for q in questions:
         score, flagged = coverage(q.question, retriever, answerer.stats, k)
@@ -85,7 +86,7 @@ def main() -> None:
     print(", ".join(f"{sum(r[2] == kind for r in rows)} {kind}" for kind in kinds))
     for kind in kinds:
         flagged = sum(r[1] for r in rows if r[2] == kind)
-        print(f"refused by the named-term or answer-type check: {flagged} {kind}")
+        print(f"refused by the named-term, subject or answer-type check: {flagged} {kind}")
     answerable = [r for r in rows if r[2] == "answerable"]
     refusable = [r for r in rows if r[2] != "answerable"]
     unanswerable = [r for r in rows if r[2] == "unanswerable"]

@@ -1,11 +1,14 @@
 """Does the collection cover the question? Decided from evidence, before any model runs.
 
-Three kinds of evidence:
+Four kinds of evidence:
 - Named terms. A question that names something (an acronym, a model, a dataset, a proper
   noun: "Swin", "CLIP", "MOS") that none of the top papers mentions is not covered by them,
   however close their topic is. This is the check that catches "about the right field, but not
   in this collection". An acronym also counts as mentioned when spelled out ("GNN" as "graph
   neural network"), and a question about one paper needs all its names in one paper.
+- The subject of a "what is / how does" question. It names a technique, often in ordinary words
+  ("speculative decoding"); when no two neighbouring words of it appear together in the top
+  papers, they are about something else.
 - Answer type. A question asking for a quantity ("how many", "how long does", "what learning
   rate") is not covered when the papers it is about hold no number; one asking for a person
   ("who proposed", "which authors") is not covered when they name nobody. Abstracts rarely give
@@ -202,6 +205,55 @@ def _singular(term: str) -> str:
     return term[:-1] if term.endswith("s") and not term.endswith("ss") else term
 
 
+# A question asking what something is or how it works names it first, often in ordinary words:
+# "What are membership inference attacks?", "How does speculative decoding use ...?"
+_DEFINES = re.compile(
+    r"^(?:what (?:is|are)|how (?:does|do|is|are|can)|explain(?: how| what| why)?|why (?:is|are|does|do)"
+    r"|describe|compare)\s+(?:the |a |an )?([a-z][\w-]*(?: [a-z][\w-]*){1,3})",
+    re.IGNORECASE,
+)
+# words that end that subject: function words, the question's own verbs, and words about papers
+_NOT_SUBJECT = frozenset(
+    """a an the of for in on to with and or by from that which this these those its their it is are was
+    were be how what why does do did can could would should between versus vs use used using work works
+    papers paper here studies articles publications collection corpus literature authors methods
+    approaches i we you they there one two three four five six several many some all each first second""".split()  # noqa: SIM905
+)
+
+
+def subject_words(question: str) -> list[str]:
+    """The words a "what is / how does / explain / compare" question opens its subject with."""
+    match = _DEFINES.search(question.strip())
+    words: list[str] = []
+    for word in match.group(1).split() if match else []:
+        if word.lower() in _NOT_SUBJECT:
+            break
+        words.append(word)
+    return words
+
+
+def missing_subject(question: str, texts: Sequence[str]) -> list[str]:
+    """The subject of a "what is X" question when no two neighbouring words of it appear
+    together (next to each other or one word apart) in the top papers: the collection knows
+    "decoding" and "draft models" but not speculative decoding. One-word subjects are left to
+    the other checks."""
+    words = subject_words(question)
+    tokens = _tokens(" ".join(words))
+    if len(words) < 2 or len(tokens) < 2:
+        return []
+    haystack = " ".join(_tokens(" ".join(texts)))
+    near = r"s? (?:[a-z0-9]+ )?"  # a plural, and at most one word between
+    for first, second in zip(tokens, tokens[1:], strict=False):
+        if re.search(rf"\b{re.escape(_singular(first))}{near}{re.escape(_singular(second))}s?\b", haystack):
+            return []
+    return [" ".join(words)]
+
+
+def _tokens(text: str) -> list[str]:
+    """Lower-case words without accents, hyphens or punctuation: "Divide-and-Conquer" is three."""
+    return re.findall(r"[a-z0-9]+", fold(text).lower())
+
+
 def asks_quantity(question: str) -> bool:
     return _ASKS_QUANTITY.search(question) is not None
 
@@ -258,6 +310,6 @@ def assess(
 
     signals = {"dense": dense, "terms": term_cover, "agreement": agreement}
     score = sum(WEIGHTS[k] * v for k, v in signals.items())
-    missing = missing_named_terms(question, texts) or names_apart(question, texts)
+    missing = missing_named_terms(question, texts) or names_apart(question, texts) or missing_subject(question, texts)
     missing += missing_answer_type(question, texts)
     return Coverage(score >= threshold and not missing, score, signals, tuple(missing))

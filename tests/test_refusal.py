@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from rag.corpus import load_corpus
-from rag.refusal import holds_number, missing_answer_type, missing_named_terms, names_apart, wants_several
+from rag.refusal import (
+    holds_number,
+    missing_answer_type,
+    missing_named_terms,
+    missing_subject,
+    names_apart,
+    wants_several,
+)
 
 GAN = "We introduce DCGANs, a class of convolutional GANs, and show they learn a hierarchy of representations."
 LOOPED = "We map iterative algorithms to programs executed by a looped, 13-layer transformer."
@@ -76,6 +83,35 @@ def test_a_question_about_one_paper_needs_its_names_in_one_paper() -> None:
     assert names_apart("Which GPUs were the TopNets models trained on?", [topnets + " " + gpus]) == []
     assert names_apart("Which papers use TopNets or GPUs?", [topnets, gpus]) == []  # several papers may
     assert names_apart("How does TopNets design antibodies?", [topnets, gpus]) == []  # one name
+
+
+@pytest.mark.parametrize(
+    ("question", "missing"),
+    [
+        ("How does speculative decoding use a small draft model?", ["speculative decoding"]),
+        ("What are membership inference attacks?", ["membership inference attacks"]),
+        ("How do small models work?", []),  # "small draft model": one word apart
+        ("What are decoding strategies?", []),  # adjacent, and a plural
+        ("How do the papers here decode?", []),  # no subject: words about papers end it
+        ("What is decoding?", []),  # one word: left to the other checks
+        ("Which decoding is fastest?", []),  # not a "what is / how does" question
+    ],
+)
+def test_the_subject_of_a_what_is_question_must_appear_in_the_papers(question: str, missing: list[str]) -> None:
+    text = "We study decoding strategies: a small draft model proposes and greedy decoding checks."
+    assert missing_subject(question, [text]) == missing
+
+
+def test_every_title_phrase_is_found_as_a_subject_in_its_paper(full_corpus: Path) -> None:
+    """A user asking "What is X?" with two neighbouring words of a paper's title is never told the
+    collection lacks X."""
+    missed = []
+    for paper in load_corpus(full_corpus).papers:
+        words = re.findall(r"\w[\w-]*", paper.title)
+        for first, second in zip(words, words[1:], strict=False):
+            question = f"What is {first} {second}?"
+            missed += [(paper.title, m) for m in missing_subject(question, [f"{paper.title} {paper.abstract}"])]
+    assert missed == []
 
 
 @pytest.mark.parametrize(
