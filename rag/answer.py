@@ -33,8 +33,8 @@ from rag.refusal import (
     asks_quantity,
     assess,
     holds_number,
-    missing_named_terms,
     named_terms,
+    names_all,
     names_other,
     wants_several,
 )
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 OnText = Callable[[str], None]
 SEVERAL_LIMIT = 5
-_COVERAGE_WEIGHT = 1.0  # of question terms a quoted sentence adds, against its cosine (see pick_sentences)
+_COVERAGE_WEIGHT = 1.0  # of question terms a quoted sentence adds, against its cosine (see rank_sentences)
 
 
 @dataclass
@@ -161,16 +161,13 @@ class Answerer:
             # close to the best, or naming what the question names ("Which papers use CBCT?")
             floor = max(p.fused for p in retrieval.papers) - self.settings.several_margin
             sentence_floor = max(p.sentence for p in retrieval.candidates) - self.settings.several_sentence_margin
-            names = named_terms(question)
-            records = self._papers([p.paper_id for p in retrieval.candidates]) if names else {}
+            records = self._papers([p.paper_id for p in retrieval.candidates]) if named_terms(question) else {}
 
-            def names_all(hit: PaperHit) -> bool:
+            def named_in(hit: PaperHit) -> bool:
                 paper = records.get(hit.paper_id)
-                return paper is not None and not missing_named_terms(question, [f"{paper.title} {paper.abstract}"])
+                return paper is not None and names_all(question, f"{paper.title} {paper.abstract}")
 
-            close = [
-                p for p in retrieval.candidates if p.fused >= floor or p.sentence >= sentence_floor or names_all(p)
-            ]
+            close = [p for p in retrieval.candidates if p.fused >= floor or p.sentence >= sentence_floor or named_in(p)]
             return mmr(close, SEVERAL_LIMIT)
         floor = retrieval.papers[0].score - self.settings.single_margin
         return [p for p in retrieval.candidates if p.score >= floor][: self.settings.max_sources]

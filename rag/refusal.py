@@ -191,11 +191,16 @@ def missing_named_terms(question: str, texts: Sequence[str]) -> list[str]:
     return missing
 
 
+def names_all(question: str, text: str) -> bool:
+    """Does the text mention every name the question uses (true for a question naming nothing)?"""
+    return not missing_named_terms(question, [text])
+
+
 def names_apart(question: str, texts: Sequence[str]) -> list[str]:
     """A question about one paper whose names no single paper holds together: "GPU" in one paper
     and "TopNets" in another do not answer "Which GPUs trained TopNets?"."""
     names = named_terms(question)
-    if len(names) < 2 or wants_several(question) or any(not missing_named_terms(question, [t]) for t in texts):
+    if len(names) < 2 or wants_several(question) or any(names_all(question, t) for t in texts):
         return []
     return ["all of " + ", ".join(names) + " in one paper"]
 
@@ -274,9 +279,7 @@ def holds_number(text: str) -> bool:
 
 def missing_answer_type(question: str, texts: Sequence[str]) -> list[str]:
     """What the question asks for that none of the papers it is about holds: "a number", "a person"."""
-    names = named_terms(question)
-    about = [t for t in texts if not missing_named_terms(question, [t])] if names else list(texts)
-    about = about or list(texts)
+    about = [t for t in texts if names_all(question, t)] or list(texts)
     missing = []
     if asks_quantity(question) and not any(holds_number(t) for t in about):
         missing.append("a number")

@@ -309,14 +309,15 @@ def test_a_several_paper_question_takes_papers_close_by_chunk_or_by_sentence() -
     assert {p.paper_id for p in chosen} == {"best", "chunk", "sent"}
 
 
-def _ranker(sentences: list[str], vectors: np.ndarray) -> SimpleNamespace:
-    """Just enough of an Answerer to rank one paper's sentences."""
+def _pick(sentences: list[str], vectors: list[list[float]], question: str, n: int) -> list[tuple[int, str]]:
+    """`pick_sentences` over one paper, on just enough of an Answerer; the question's vector is [1, 0]."""
     stub = SimpleNamespace(
-        retriever=SimpleNamespace(sentences=lambda paper_id: (sentences, vectors)),
+        retriever=SimpleNamespace(sentences=lambda paper_id: (sentences, np.array(vectors))),
         support=SimpleNamespace(remember=lambda *args: None),
     )
     stub.rank_sentences = lambda *args: Answerer.rank_sentences(stub, *args)  # type: ignore[arg-type]
-    return stub
+    paper = SimpleNamespace(paper_id="p")
+    return Answerer.pick_sentences(stub, question, np.array([1.0, 0.0]), paper, n)  # type: ignore[arg-type]
 
 
 def test_a_two_part_question_gets_a_sentence_for_each_part() -> None:
@@ -326,44 +327,41 @@ def test_a_two_part_question_gets_a_sentence_for_each_part() -> None:
         "Generalization improves suddenly, well past overfitting, by grokking.",
         "Smaller datasets need more optimization steps.",
     ]
-    vectors = np.array([[0.95, 0.31], [0.94, 0.34], [0.5, 0.87]])
-    stub = _ranker(sentences, vectors)
-    paper = SimpleNamespace(paper_id="p")
+    vectors = [[0.95, 0.31], [0.94, 0.34], [0.5, 0.87]]
     question = "When does grokking improve generalization, and how many optimization steps do smaller datasets need?"
-    picked = Answerer.pick_sentences(stub, question, np.array([1.0, 0.0]), paper, 2)  # type: ignore[arg-type]
-    assert picked == [(0, sentences[0]), (2, sentences[2])]  # in abstract order
+    assert _pick(sentences, vectors, question, 2) == [(0, sentences[0]), (2, sentences[2])]  # in abstract order
 
 
-def test_a_quantity_question_gets_a_sentence_holding_a_number() -> None:
-    sentences = [
-        "We design a nested U-structure for salient object detection.",
-        "The design has two advantages: (1) more context and (2) more depth.",
-        "We also release a small version of the salient object detection model of 4.7 MB.",
-    ]
-    vectors = np.array([[0.95, 0.31], [0.9, 0.44], [0.3, 0.95]])
-    stub = _ranker(sentences, vectors)
-    paper = SimpleNamespace(paper_id="p")
-    vector = np.array([1.0, 0.0])
-    asked = "How large is the small salient object detection model?"
-    picked = Answerer.pick_sentences(stub, asked, vector, paper, 1)  # type: ignore[arg-type]
-    assert picked == [(0, sentences[0]), (2, sentences[2])]  # "(1)" is an enumerator, not a number
-    not_asked = "What is the small salient object detection model?"
-    assert Answerer.pick_sentences(stub, not_asked, vector, paper, 1) == [(0, sentences[0])]  # type: ignore[arg-type]
-
-
-def test_a_which_question_gets_a_sentence_naming_something_new() -> None:
-    sentences = [
-        "Training neurons one by one replaces backpropagation.",
-        "Each neuron is trained on its own.",
-        "The method is compared with Particle Swarm Optimization.",
-    ]
-    stub = _ranker(sentences, np.array([[0.95, 0.31], [0.9, 0.44], [0.3, 0.95]]))
-    vector, paper = np.array([1.0, 0.0]), SimpleNamespace(paper_id="p")
-    asked = "Which search method is the neuron-by-neuron training compared with?"
-    picked = Answerer.pick_sentences(stub, asked, vector, paper, 1)  # type: ignore[arg-type]
-    assert picked == [(0, sentences[0]), (2, sentences[2])]
-    not_asked = "How are the neurons trained without backpropagation?"
-    assert Answerer.pick_sentences(stub, not_asked, vector, paper, 1) == [(0, sentences[0])]  # type: ignore[arg-type]
+@pytest.mark.parametrize(
+    ("sentences", "asked", "not_asked"),
+    [
+        (  # a quantity needs a number, and "(1)" is an enumerator, not a number
+            [
+                "We design a nested U-structure for salient object detection.",
+                "The design has two advantages: (1) more context and (2) more depth.",
+                "We also release a small version of the salient object detection model of 4.7 MB.",
+            ],
+            "How large is the small salient object detection model?",
+            "What is the small salient object detection model?",
+        ),
+        (  # "which method" needs a name the question does not use
+            [
+                "Training neurons one by one replaces backpropagation.",
+                "Each neuron is trained on its own.",
+                "The method is compared with Particle Swarm Optimization.",
+            ],
+            "Which search method is the neuron-by-neuron training compared with?",
+            "How are the neurons trained without backpropagation?",
+        ),
+    ],
+    ids=["number", "name"],
+)
+def test_a_sentence_holding_what_the_question_asks_for_is_added(
+    sentences: list[str], asked: str, not_asked: str
+) -> None:
+    vectors = [[0.95, 0.31], [0.9, 0.44], [0.3, 0.95]]
+    assert _pick(sentences, vectors, asked, 1) == [(0, sentences[0]), (2, sentences[2])]
+    assert _pick(sentences, vectors, not_asked, 1) == [(0, sentences[0])]
 
 
 def test_streamed_text_matches_the_answer(make_service: MakeService, prompt_sources: Sources) -> None:
