@@ -277,6 +277,35 @@ def holds_number(text: str) -> bool:
     return _NUMBER.search(_ENUMERATOR.sub(" ", text)) is not None
 
 
+# the authors naming what they contribute: "We propose X", "this paper introduces X", "our method, X"
+_INTRODUCES = re.compile(
+    r"\b(?:we|our|this (?:paper|work|study|article)|the present (?:paper|work))\b[^.;]*?"
+    r"\b(?:propos|present|introduc|develop|call|dub|term|name|contribut)\w*",
+    re.IGNORECASE,
+)
+
+
+def introduces_name(text: str, asked: Sequence[str]) -> bool:
+    """Does the sentence name the paper's own contribution ("We present our predictor FLAN"),
+    something the question does not name?"""
+    return _INTRODUCES.search(text) is not None and names_other(text, asked)
+
+
+# where a question asks a second thing: ", and which datasets ...", "... and how long ...",
+# or a second question after a question mark
+_NEXT_ASK = re.compile(
+    r",?\s+and\s+(?=(?:(?:on|in|for|by|at|to|with|from|of)\s+)?(?:what|which|how|who|where|when|why)\b)"
+    r"|(?<=\?)\s+(?=\S)",
+    re.IGNORECASE,
+)
+
+
+def question_parts(question: str) -> list[str]:
+    """The things a question asks, in order: "How many heads does it get, and on which datasets
+    was it tested?" is two. A question asking one thing is one part."""
+    return [part for part in (p.strip() for p in _NEXT_ASK.split(question)) if part]
+
+
 def missing_answer_type(question: str, texts: Sequence[str]) -> list[str]:
     """What the question asks for that none of the papers it is about holds: "a number", "a person"."""
     about = [t for t in texts if names_all(question, t)] or list(texts)

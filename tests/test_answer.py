@@ -7,7 +7,7 @@ do not depend on which sentences the loop chose to show, only on what it does wi
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -309,15 +309,41 @@ def test_a_several_paper_question_takes_papers_close_by_chunk_or_by_sentence() -
     assert {p.paper_id for p in chosen} == {"best", "chunk", "sent"}
 
 
-def _pick(sentences: list[str], vectors: list[list[float]], question: str, n: int) -> list[tuple[int, str]]:
-    """`pick_sentences` over one paper, on just enough of an Answerer; the question's vector is [1, 0]."""
+def _pick(
+    sentences: list[str],
+    vectors: list[list[float]],
+    question: str,
+    n: int,
+    parts: Sequence[tuple[str, list[float]]] = (),
+) -> list[tuple[int, str]]:
+    """`pick_sentences` over one paper, on just enough of an Answerer; the question's vector is [1, 0, ...]."""
     stub = SimpleNamespace(
         retriever=SimpleNamespace(sentences=lambda paper_id: (sentences, np.array(vectors))),
         support=SimpleNamespace(remember=lambda *args: None),
     )
     stub.rank_sentences = lambda *args: Answerer.rank_sentences(stub, *args)  # type: ignore[arg-type]
+    stub._best_for = lambda *args: Answerer._best_for(stub, *args)  # type: ignore[arg-type]
     paper = SimpleNamespace(paper_id="p")
-    return Answerer.pick_sentences(stub, question, np.array([1.0, 0.0]), paper, n)  # type: ignore[arg-type]
+    asks = [(part, np.array(vector)) for part, vector in parts]
+    vector = np.eye(len(vectors[0]))[0]
+    return Answerer.pick_sentences(stub, question, vector, paper, n, asks)  # type: ignore[arg-type]
+
+
+def test_each_part_of_a_question_gets_its_best_sentence() -> None:
+    """The second part shares no word with its answer; its own vector finds it."""
+    sentences = [
+        "Each layer splits the input into two parallel branches.",
+        "With two branches at three levels the network has 8 heads.",
+        "Results on CIFAR show that one head beats the baseline.",
+    ]
+    vectors = [[0.95, 0.31, 0.0], [0.9, 0.44, 0.0], [0.2, 0.1, 0.97]]
+    question = "How many heads does the branching network get, and on which image datasets was it tested?"
+    parts = [
+        ("How many heads does the branching network get", [0.95, 0.31, 0.0]),
+        ("on which image datasets was it tested?", [0.0, 0.0, 1.0]),
+    ]
+    assert _pick(sentences, vectors, question, 2) == [(0, sentences[0]), (1, sentences[1])]
+    assert _pick(sentences, vectors, question, 2, parts) == [(i, s) for i, s in enumerate(sentences)]
 
 
 def test_a_two_part_question_gets_a_sentence_for_each_part() -> None:
@@ -330,6 +356,21 @@ def test_a_two_part_question_gets_a_sentence_for_each_part() -> None:
     vectors = [[0.95, 0.31], [0.94, 0.34], [0.5, 0.87]]
     question = "When does grokking improve generalization, and how many optimization steps do smaller datasets need?"
     assert _pick(sentences, vectors, question, 2) == [(0, sentences[0]), (2, sentences[2])]  # in abstract order
+
+
+def test_a_several_paper_answer_quotes_where_each_paper_names_its_contribution() -> None:
+    """ "Which papers ...?" is answered by what the papers are called: the sentence that names the
+    paper's own method replaces its second-best sentence; a question about one paper keeps both."""
+    sentences = [
+        "Predicting the accuracy of an architecture is costly.",
+        "Predictors estimate accuracy across search spaces from encodings.",
+        "We present our predictor FLAN, built on these encodings.",
+    ]
+    vectors = [[0.95, 0.31], [0.9, 0.44], [0.3, 0.95]]
+    several = "Which papers build predictors of architecture accuracy?"
+    one = "How does the predictor estimate architecture accuracy?"
+    assert _pick(sentences, vectors, several, 2) == [(0, sentences[0]), (2, sentences[2])]
+    assert _pick(sentences, vectors, one, 2) == [(0, sentences[0]), (1, sentences[1])]
 
 
 @pytest.mark.parametrize(

@@ -11,10 +11,12 @@ import pytest
 from rag.corpus import load_corpus
 from rag.refusal import (
     holds_number,
+    introduces_name,
     missing_answer_type,
     missing_named_terms,
     missing_subject,
     names_apart,
+    question_parts,
     wants_several,
 )
 
@@ -141,3 +143,37 @@ def test_every_name_a_paper_uses_is_found_in_that_paper(full_corpus: Path) -> No
             question = f"Is it true that {sentence}"
             missed += [(paper.title, name) for name in missing_named_terms(question, [text])]
     assert missed == []
+
+
+@pytest.mark.parametrize(
+    ("question", "parts"),
+    [
+        ("What is grokking?", ["What is grokking?"]),
+        (
+            "How many heads does it get, and on which datasets was it tested?",
+            ["How many heads does it get", "on which datasets was it tested?"],
+        ),
+        ("Which GPU and how long did training take?", ["Which GPU", "how long did training take?"]),
+        (
+            "Can one layer approximate anything? Which papers prove it?",
+            ["Can one layer approximate anything?", "Which papers prove it?"],
+        ),
+        ("How do CNNs and transformers compare on ImageNet?", ["How do CNNs and transformers compare on ImageNet?"]),
+    ],
+)
+def test_the_things_a_question_asks(question: str, parts: list[str]) -> None:
+    assert question_parts(question) == parts
+
+
+@pytest.mark.parametrize(
+    ("sentence", "introduces"),
+    [
+        ("Building on our study, we present our predictor FLAN: Flow Attention for NAS.", True),
+        ("This paper introduces DifFeed, a feedback mechanism for diffusion models.", True),
+        ("We present a framework for using transformers as universal computers.", False),  # names nothing
+        ("FLAN cuts the cost of NAS by an order of magnitude.", False),  # names, but introduces nothing
+        ("We propose to improve SalUn.", False),  # the only name is the question's own
+    ],
+)
+def test_a_sentence_that_names_the_papers_own_contribution(sentence: str, introduces: bool) -> None:
+    assert introduces_name(sentence, ["SalUn"]) is introduces
