@@ -214,7 +214,7 @@ def _singular(term: str) -> str:
 # "What are membership inference attacks?", "How does speculative decoding use ...?"
 _DEFINES = re.compile(
     r"^(?:what (?:is|are)|how (?:does|do|is|are|can)|explain(?: how| what| why)?|why (?:is|are|does|do)"
-    r"|describe|compare)\s+(?:the |a |an )?([a-z][\w-]*(?: [a-z][\w-]*){1,3})",
+    r"|describe|compare)\s+(?:the |a |an )?([a-z][\w'-]*(?: [a-z][\w'-]*){1,3})",
     re.IGNORECASE,
 )
 # words that end that subject: function words, the question's own verbs, and words about papers
@@ -241,12 +241,15 @@ def missing_subject(question: str, texts: Sequence[str]) -> list[str]:
     """The subject of a "what is X" question when no two neighbouring words of it appear
     together (next to each other or one word apart) in the top papers: the collection knows
     "decoding" and "draft models" but not speculative decoding. One-word subjects are left to
-    the other checks."""
+    the other checks, and so is a property of something the papers know ("X's Y")."""
     words = subject_words(question)
-    tokens = _tokens(" ".join(words))
+    tokens = _tokens(" ".join(w.removesuffix("'s") for w in words))
     if len(words) < 2 or len(tokens) < 2:
         return []
     haystack = " ".join(_tokens(" ".join(texts)))
+    owner = next((w.removesuffix("'s") for w in words if w.endswith("'s")), None)
+    if owner and re.search(rf"\b{' '.join(map(re.escape, _tokens(owner)))}\b", haystack):
+        return []  # "GENNAPE's pretraining benchmark" is about GENNAPE, which the papers know
     near = r"s? (?:[a-z0-9]+ )?"  # a plural, and at most one word between
     for first, second in zip(tokens, tokens[1:], strict=False):
         if re.search(rf"\b{re.escape(_singular(first))}{near}{re.escape(_singular(second))}s?\b", haystack):

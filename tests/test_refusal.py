@@ -97,6 +97,8 @@ def test_a_question_about_one_paper_needs_its_names_in_one_paper() -> None:
         ("How do the papers here decode?", []),  # no subject: words about papers end it
         ("What is decoding?", []),  # one word: left to the other checks
         ("Which decoding is fastest?", []),  # not a "what is / how does" question
+        ("Explain how word2vec's skip-gram model with negatives learns.", ["word2vec's skip-gram model"]),
+        ("What is the draft model's acceptance rate?", []),  # a property of what the papers know
     ],
 )
 def test_the_subject_of_a_what_is_question_must_appear_in_the_papers(question: str, missing: list[str]) -> None:
