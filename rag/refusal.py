@@ -124,6 +124,8 @@ def fold(text: str) -> str:
 
 # ordinary words hyphened before a name: "single-GPU", "non-IID", "pre-LN"
 _PREFIX = re.compile(r"^(?:[a-z]+-)+(?=[\w-]*[A-Z])")
+# and after it: "RNN-controller-designed" names RNN ("U-shaped" is left to its own rule)
+_SUFFIX = re.compile(r"(?<=\w\w)(?:-[a-z]+)+$")
 # languages and peoples: "Spanish", "Chinese". ("Bayesian" stays a name: "Bayesian optimization")
 _ADJECTIVE = re.compile(r"[A-Z][a-z]{2,}(?:ish|ese)")
 
@@ -134,7 +136,7 @@ def named_terms(question: str) -> list[str]:
     found: list[str] = []
     for match in _WORD.finditer(question):
         word = _MODIFIER.sub("", match.group().removesuffix("'s"))  # "CLIP-like" names CLIP
-        word = _PREFIX.sub("", word)  # "single-GPU" names GPU
+        word = _SUFFIX.sub("", _PREFIX.sub("", word))  # "single-GPU" names GPU
         if word[0].isdigit():  # "3D", "4x": measures, not names
             continue
         if re.fullmatch(r"[A-Z]-[a-z]+", word):  # "U-shaped", "T-shirt": a letter used as a shape

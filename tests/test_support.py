@@ -65,6 +65,8 @@ def test_named_terms_and_case_sensitive_acronyms() -> None:
     assert named_terms("Which 3D model was used?") == []  # measures are not names
     assert named_terms("Is it reliable for CLIP-like models?") == ["CLIP"]
     assert named_terms("What single-GPU budget suits non-IID data?") == ["GPU", "IID"]
+    assert named_terms("What error did the RNN-controller-designed cell reach?") == ["RNN"]
+    assert named_terms("Is a U-shaped U-Net-style network better?") == ["U-Net"]
     assert named_terms("Are the Spanish notes on Bayesian models Chinese?") == ["Bayesian"]
     assert missing_named_terms("Which supervised ResNets?", ["Class Supervised-ResNet50 and DINO-ViT"]) == []
     assert missing_named_terms("Is StyleGAN used?", ["We use StyleGAN-2."]) == []
