@@ -41,9 +41,6 @@ DENSE_FLOOR, DENSE_CEILING = 0.25, 0.65
 WEIGHTS = {"dense": 0.4, "terms": 0.45, "agreement": 0.15}
 
 _WORD = re.compile(r"\w[\w-]*(?:'s)?")
-_MODIFIER = re.compile(
-    r"-(?:like|based|style|type|free|only|specific|inspired|guided|driven|aware|enhanced|powered)$", re.IGNORECASE
-)
 # Questions whose answer is a quantity: their evidence must hold a number.
 _MEASURE = (
     r"(?:rates?|sizes?|accurac(?:y|ies)|speed-?ups?|percentages?|ratios?|costs?|latenc(?:y|ies)|throughputs?|"
@@ -124,7 +121,7 @@ def fold(text: str) -> str:
 
 # ordinary words hyphened before a name: "single-GPU", "non-IID", "pre-LN"
 _PREFIX = re.compile(r"^(?:[a-z]+-)+(?=[\w-]*[A-Z])")
-# and after it: "RNN-controller-designed" names RNN ("U-shaped" is left to its own rule)
+# and after it: "CLIP-like", "RNN-controller-designed" ("U-shaped" is left to its own rule)
 _SUFFIX = re.compile(r"(?<=\w\w)(?:-[a-z]+)+$")
 # languages and peoples: "Spanish", "Chinese". ("Bayesian" stays a name: "Bayesian optimization")
 _ADJECTIVE = re.compile(r"[A-Z][a-z]{2,}(?:ish|ese)")
@@ -135,8 +132,8 @@ def named_terms(question: str) -> list[str]:
     or a capitalised word that does not start a sentence ("Swin", "Everest")."""
     found: list[str] = []
     for match in _WORD.finditer(question):
-        word = _MODIFIER.sub("", match.group().removesuffix("'s"))  # "CLIP-like" names CLIP
-        word = _SUFFIX.sub("", _PREFIX.sub("", word))  # "single-GPU" names GPU
+        # "single-GPU" names GPU, "CLIP-like" names CLIP
+        word = _SUFFIX.sub("", _PREFIX.sub("", match.group().removesuffix("'s")))
         if word[0].isdigit():  # "3D", "4x": measures, not names
             continue
         if re.fullmatch(r"[A-Z]-[a-z]+", word):  # "U-shaped", "T-shirt": a letter used as a shape
