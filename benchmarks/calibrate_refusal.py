@@ -7,7 +7,8 @@ threshold prints refusal accuracy (unanswerable questions refused) and false ref
 (answerable questions refused). The suggested threshold maximises the difference of the two
 and sits in the middle of the widest gap between neighbouring scores that achieves it.
 The named-term, subject and answer-type (number, person) checks refuse regardless of the threshold;
-they are reported apart.
+they are reported apart. The last row, "configured", is the figures at the threshold in use
+(`RAG_REFUSAL_THRESHOLD`); README quotes its near-miss column.
 
 `--leave-gold-out` adds, for every answerable question, the same question asked of the
 collection without its gold and also-relevant papers: a near miss, unanswerable by
@@ -109,6 +110,10 @@ def main() -> None:
         line = f"{cut:>10.3f} {refused(unanswerable, cut):>12.3f} {refused(answerable, cut):>14.3f}"
         print(line + (f" {refused(near, cut):>18.3f}" if near else ""))
     assert best is not None
+    configured = service.settings.refusal_threshold
+    refusal = f"{refused(unanswerable, configured):.3f}" if unanswerable else "-"
+    line = f"{refusal:>12} {refused(answerable, configured):>14.3f}"
+    print(f"{'configured':>10} {line}" + (f" {refused(near, configured):>18.3f}" if near else ""))
     print(json.dumps({"suggested_threshold": round((best[1] + best[2]) / 2, 3), "gain": round(best[0], 3)}))
 
 
