@@ -4,7 +4,9 @@ Question file: JSONL with `qid`, `kind`, `question`, `gold_titles`, `also_releva
 `answer_facts` (alternatives inside one fact separated by " | "). A question with no gold
 titles is unanswerable: the right behaviour is a refusal.
 
-Averages are over questions (macro), except `answer_fact_accuracy`, which is over facts.
+Averages are over questions (macro), except `answer_fact_accuracy`, which is over facts, and
+`first_sentence_fact_accuracy`, the same over the answer's first sentence only: does the answer
+open with the answer, or make the reader find it in the quotes?
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class Outcome:
     latency_ms: float
     first_token_ms: float | None
     extra: dict[str, Any] = field(default_factory=dict)
+    opening: str | None = None  # the answer's first sentence; None where there is none to judge
 
 
 def load_questions(path: Path) -> list[Question]:
@@ -132,6 +135,8 @@ def per_question(o: Outcome, corpus_titles: set[str]) -> dict[str, Any]:
             row["citation_precision"] = sum(1 for t in cited if t in relevant) / len(cited)
         row["facts_found"] = sum(fact_found(f, o.answer) for f in q.answer_facts)
         row["facts"] = len(q.answer_facts)
+        if o.opening is not None:
+            row["opening_facts_found"] = sum(fact_found(f, o.opening) for f in q.answer_facts)
     return row
 
 
@@ -140,6 +145,8 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     answerable = [r for r in rows if "recall_at_5" in r]
     unanswerable = [r for r in rows if "recall_at_5" not in r]
     facts = sum(r.get("facts", 0) for r in answerable)
+    opened = [r for r in answerable if "opening_facts_found" in r]
+    opened_facts = sum(r["facts"] for r in opened)
     sentences = sum(r["sentences"] for r in rows)
     generated = sentences + sum(r["rejected_sentences"] for r in rows)
     latencies = [r["latency_ms"] for r in rows]
@@ -151,6 +158,9 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "citation_precision": _mean(r["citation_precision"] for r in answerable if "citation_precision" in r),
         "citation_recall": _mean(r["citation_recall"] for r in answerable),
         "answer_fact_accuracy": round(sum(r.get("facts_found", 0) for r in answerable) / facts, 4) if facts else None,
+        "first_sentence_fact_accuracy": round(sum(r["opening_facts_found"] for r in opened) / opened_facts, 4)
+        if opened_facts
+        else None,
         "refusal_accuracy": _mean(1.0 if r["refused"] else 0.0 for r in unanswerable),
         "false_refusal_rate": _mean(1.0 if r["refused"] else 0.0 for r in answerable),
         "invented_citations": sum(r["invented_citations"] for r in rows),
@@ -192,6 +202,7 @@ TABLE_COLUMNS = [
     ("cit.P", "citation_precision"),
     ("cit.R", "citation_recall"),
     ("facts", "answer_fact_accuracy"),
+    ("1st.facts", "first_sentence_fact_accuracy"),
     ("refuse", "refusal_accuracy"),
     ("false.ref", "false_refusal_rate"),
     ("invented", "invented_citations"),
@@ -238,7 +249,19 @@ def outcome_from_answer(question: Question, answer: Any) -> Outcome:
         latency_ms=float(data["timings"]["total_ms"]),
         first_token_ms=data["timings"].get("first_token_ms"),
         extra={"coverage": data.get("coverage"), "notes": data.get("notes", [])},
+        opening=_opening(data),
     )
+
+
+def _opening(data: dict[str, Any]) -> str:
+    """The answer's first sentence as the reader meets it: a quote comes under its paper's title."""
+    if not data.get("sentences"):
+        return ""
+    first = data["sentences"][0]
+    if first["kind"] != "quote":
+        return str(first["text"])
+    titles = {c["n"]: c["title"] for c in data["citations"]}
+    return f'From "{titles.get(first["citations"][0], "")}": {first["text"]}'
 
 
 def outcome_from_summary(question: Question, summary: Any) -> Outcome:

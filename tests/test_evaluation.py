@@ -26,8 +26,9 @@ def outcome(
     sentences: int = 1,
     unsupported: int = 0,
     latency: float = 100.0,
+    opening: str | None = None,
 ) -> Outcome:
-    return Outcome(q, retrieved, cited, answer, refused, sentences, unsupported, 0, latency, 50.0)
+    return Outcome(q, retrieved, cited, answer, refused, sentences, unsupported, 0, latency, 50.0, opening=opening)
 
 
 def test_metrics_on_a_hand_made_question_file(tmp_path: Path) -> None:
@@ -70,7 +71,9 @@ def test_metrics_on_a_hand_made_question_file(tmp_path: Path) -> None:
     q1, q2, q3, q4 = load_questions(path)
     outcomes = {
         # gold at rank 2; cites the gold paper and an irrelevant one; finds one fact of two (via "DCR")
-        "q1": outcome(q1, [B, A, C], [A, C], answer="It uses DCR training. [1]", sentences=2, unsupported=1),
+        "q1": outcome(
+            q1, [B, A, C], [A, C], answer="It uses DCR training. [1]", sentences=2, unsupported=1, opening="It uses"
+        ),
         # both gold in the top 5, first at rank 1; cites B and the also-relevant D; misses C
         "q2": outcome(q2, [B, D, C], [B, D], sentences=2),
         "q3": outcome(q3, [A], [], refused=True, sentences=0),
@@ -83,6 +86,8 @@ def test_metrics_on_a_hand_made_question_file(tmp_path: Path) -> None:
     assert result["citation_precision"] == pytest.approx((1 / 2 + 2 / 2) / 2)
     assert result["citation_recall"] == pytest.approx((1 + 1 / 2) / 2)
     assert result["answer_fact_accuracy"] == pytest.approx(1 / 2)
+    assert result["first_sentence_fact_accuracy"] == 0.0  # "DCR" is in the answer, not its opening
+    assert result["by_kind"]["multi"]["first_sentence_fact_accuracy"] is None  # no opening given
     assert result["refusal_accuracy"] == pytest.approx(1 / 2)
     assert result["false_refusal_rate"] == pytest.approx(0.0)
     assert result["invented_citations"] == 1
@@ -153,6 +158,7 @@ def test_eval_command_end_to_end(tmp_path: Path, fixture_store: Path, fixture_co
         "per_question",
     ):
         assert key in figures
+    assert figures["first_sentence_fact_accuracy"] == 1.0  # the quote opens under the paper's title
     assert figures["recall_at_5"] == 1.0 and figures["refusal_accuracy"] == 1.0
     assert figures["invented_citations"] == 0
 
