@@ -409,20 +409,30 @@ class Answerer:
             answer.unsupported_sentences += 1
             if self.settings.unsupported == "drop":
                 return
+        opener = "" if kept else lead_opener(sentence, shown)
         kept.append(sentence)
         if on_text:
-            on_text(sentence.rendered() + ("" if sentence.supported else " (unsupported)") + " ")
+            on_text(opener + sentence.rendered() + ("" if sentence.supported else " (unsupported)") + " ")
 
     def _finish(self, answer: Answer, sentences: list[AnswerSentence], sources: Sequence[Source]) -> None:
         by_n = {s.n: s for s in sources}
         answer.sentences = sentences
-        lead = " ".join(
-            s.rendered() + ("" if s.supported else " (unsupported)") for s in sentences if s.kind == "generated"
+        generated = [s for s in sentences if s.kind == "generated"]
+        lead = (lead_opener(generated[0], sources) if generated else "") + " ".join(
+            s.rendered() + ("" if s.supported else " (unsupported)") for s in generated
         )
         quoted = "\n\n".join(render_quotes([s for s in sentences if s.kind == "quote"], sources))
         answer.answer = "\n\n".join(part for part in (lead, quoted) if part)
         cited = sorted({n for s in sentences if s.supported for n in s.citations})
         answer.citations = [Citation(n, by_n[n].title, by_n[n].paper_id, _snippet(by_n[n], sentences)) for n in cited]
+
+
+def lead_opener(sentence: AnswerSentence, sources: Sequence[Source]) -> str:
+    """What opens the model's lead: the titles of the papers its first sentence cites, so the
+    answer names its source at once ("Which paper ...?" is answered in the first line, as it is
+    by the quotes' `From "Title" [n]:`). Empty for a sentence that cites nothing."""
+    titles = [f'"{s.title}"' for s in sources if s.n in sentence.citations]
+    return f"According to {' and '.join(titles)}: " if titles else ""
 
 
 def render_quotes(quoted: Sequence[AnswerSentence], sources: Sequence[Source]) -> list[str]:

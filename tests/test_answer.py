@@ -81,6 +81,17 @@ def test_marker_maps_to_the_title_of_its_source(
     assert answer.model == "fake" and answer.dropped_markers == 0 and answer.unsupported_sentences == 0
 
 
+def test_the_models_lead_opens_with_the_title_it_cites(
+    make_service: MakeService, prompt_sources: Sources, tversky: str
+) -> None:
+    """ "Which paper ...?" is answered in the first line in generative mode too."""
+    service, _ = make_service(lambda m: cite(prompt_sources(m)[1][1][0], 1))
+    shown: list[str] = []
+    answer = service.ask(TVERSKY_QUESTION, on_text=shown.append)
+    assert answer.answer.startswith(f'According to "{tversky}": ')
+    assert same_text("".join(shown), answer.answer)
+
+
 def test_each_marker_maps_to_its_own_source(make_service: MakeService, prompt_sources: Sources) -> None:
     def reply(messages: list[dict[str, str]]) -> str:
         shown = prompt_sources(messages)
