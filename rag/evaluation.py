@@ -254,14 +254,13 @@ def outcome_from_answer(question: Question, answer: Any) -> Outcome:
 
 
 def _opening(data: dict[str, Any]) -> str:
-    """The answer's first sentence as the reader meets it: a quote comes under its paper's title."""
+    """The answer's first sentence as the reader meets it, with what opens it: the quotes'
+    `From "Title" [n]:` or the lead's `According to "Title":`."""
     if not data.get("sentences"):
         return ""
-    first = data["sentences"][0]
-    if first["kind"] != "quote":
-        return str(first["text"])
-    titles = {c["n"]: c["title"] for c in data["citations"]}
-    return f'From "{titles.get(first["citations"][0], "")}": {first["text"]}'
+    first = str(data["sentences"][0]["text"])
+    at = data["answer"].find(first)
+    return data["answer"][: at + len(first)] if at >= 0 else first
 
 
 def outcome_from_summary(question: Question, summary: Any) -> Outcome:
