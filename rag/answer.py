@@ -430,8 +430,10 @@ class Answerer:
 def lead_opener(sentence: AnswerSentence, sources: Sequence[Source]) -> str:
     """What opens the model's lead: the titles of the papers its first sentence cites, so the
     answer names its source at once ("Which paper ...?" is answered in the first line, as it is
-    by the quotes' `From "Title" [n]:`). Empty for a sentence that cites nothing."""
-    titles = [f'"{s.title}"' for s in sources if s.n in sentence.citations]
+    by the quotes' `From "Title" [n]:`). Empty for a sentence that cites nothing or already
+    names its paper."""
+    text = sentence.text.casefold()
+    titles = [f'"{s.title}"' for s in sources if s.n in sentence.citations and s.title.casefold() not in text]
     return f"According to {' and '.join(titles)}: " if titles else ""
 
 

@@ -91,6 +91,9 @@ def test_the_models_lead_opens_with_the_title_it_cites(
     assert answer.answer.startswith(f'According to "{tversky}": ')
     assert same_text("".join(shown), answer.answer)
 
+    service, _ = make_service(lambda m: f"The paper is {tversky}. [1]")  # names it already: no opener
+    assert service.ask(TVERSKY_QUESTION).answer.startswith(f"The paper is {tversky}.")
+
 
 def test_each_marker_maps_to_its_own_source(make_service: MakeService, prompt_sources: Sources) -> None:
     def reply(messages: list[dict[str, str]]) -> str:
