@@ -230,22 +230,10 @@ class Answerer:
         elif asks_name(question) and not any(names_other(s, asked) for _, s in chosen):
             chosen += [(i, s) for i, s in rest if names_other(s, asked)][:1]
         for part, part_vector in parts:
-            best = self._best_for(part, part_vector, paper)
+            best = self.rank_sentences(part, part_vector, paper)[0]  # the part's own first pick
             if best not in chosen:
                 chosen.append(best)
-        return sorted(set(chosen))
-
-    def _best_for(self, part: str, vector: np.ndarray[Any, Any], paper: Paper) -> tuple[int, str]:
-        """The sentence closest to one part of a question: cosine plus the share of its terms."""
-        sentences, vectors = self.retriever.sentences(paper.paper_id)
-        terms = content_terms(part)
-        sims = vectors @ vector
-
-        def score(i: int) -> float:
-            return float(sims[i]) + _COVERAGE_WEIGHT * len(content_terms(sentences[i]) & terms) / max(1, len(terms))
-
-        best = max(range(len(sentences)), key=score)
-        return best, sentences[best]
+        return sorted(chosen)
 
     def sources(
         self, question: str, vector: np.ndarray[Any, Any], papers: Sequence[PaperHit], counts: Sequence[int]

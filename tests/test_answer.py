@@ -336,7 +336,6 @@ def _pick(
         support=SimpleNamespace(remember=lambda *args: None),
     )
     stub.rank_sentences = lambda *args: Answerer.rank_sentences(stub, *args)  # type: ignore[arg-type]
-    stub._best_for = lambda *args: Answerer._best_for(stub, *args)  # type: ignore[arg-type]
     paper = SimpleNamespace(paper_id="p")
     asks = [(part, np.array(vector)) for part, vector in parts]
     vector = np.eye(len(vectors[0]))[0]
