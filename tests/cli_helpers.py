@@ -3,6 +3,11 @@ name (`from cli_helpers import ...`), as tests/ is on sys.path like for servers.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 from click.testing import Result
 
 
@@ -17,3 +22,13 @@ def one_line_error(result: Result, with_fix: bool = True) -> str:
     assert lines[0].startswith("Error: "), lines[0]
     assert lines[0].endswith(")") or not with_fix, lines[0]  # "... (the fix)"
     return lines[0]
+
+
+def ask_json(
+    run: Callable[..., Result], store: Path, question: str, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """`rag ask --mode extractive --json QUESTION` over `store`, which must succeed."""
+    result = run("--store", store, "ask", "--mode", "extractive", "--json", question, env=env)
+    assert result.exit_code == 0, result.output
+    answer: dict[str, Any] = json.loads(result.stdout)
+    return answer

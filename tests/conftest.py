@@ -3,6 +3,11 @@
 Everything here is real (sentence-transformers, Chroma on disk under a tmp folder); only the
 language model is replaced, and only in the tests that say so. Test modules get what they need
 through fixtures, never `import conftest` (another conftest.py below tests/ would shadow it).
+
+The tests mirror the package: tests/unit/test_<module>.py for each module of rag/, tests/api/
+for the HTTP routes, tests/e2e/ for what runs the real bundled model, a real Chroma server, a
+real OpenAI-compatible server or a headless browser. The API's fixtures (tests/api_fixtures.py)
+are a plugin of this conftest, so that tests/api and tests/e2e share one service.
 """
 
 from __future__ import annotations
@@ -39,6 +44,9 @@ FULL_CORPUS = PROJECT_DIR / "corpus" / "papers.txt"
 # default shows up here rather than as a confusing fingerprint mismatch).
 CHUNK_MAX_TOKENS = 200
 CHUNK_OVERLAP = 1
+
+# the app over a real service, for tests/api and tests/e2e (tests/ is on sys.path: see servers.py)
+pytest_plugins = ["api_fixtures"]
 
 Messages = Sequence[dict[str, str]]
 Reply = str | Callable[[Messages], str]
@@ -105,6 +113,17 @@ def fixture_store(tmp_path_factory: pytest.TempPathFactory, ingest_into: Callabl
 
 
 @pytest.fixture
+def store_of_six(tmp_path: Path, embedder: Embedder) -> Path:
+    """A fresh store of the six fixture papers that a test may break, closed after the ingest:
+    this process holds nothing of it open, so what a test does to its files is what the next
+    command sees, as in a new process."""
+    store = Store(tmp_path / "store", "papers")
+    ingest(FIXTURE_CORPUS, store, embedder, CHUNK_MAX_TOKENS, CHUNK_OVERLAP, batch_size=64)
+    store.close()
+    return tmp_path / "store"
+
+
+@pytest.fixture
 def run(monkeypatch: pytest.MonkeyPatch, embedder: Embedder, fixture_corpus: Path) -> Callable[..., Result]:
     """`run(*args, env=...)`: the `rag` command line in-process through click's CliRunner, with
     the fixture corpus as RAG_CORPUS_PATH and the session's embedder (no reload per command)."""
@@ -120,24 +139,18 @@ def run(monkeypatch: pytest.MonkeyPatch, embedder: Embedder, fixture_corpus: Pat
 
 @pytest.fixture(scope="session")
 def make_service(embedder: Embedder, fixture_store: Path) -> Callable[..., tuple[RagService, FakeGenerator]]:
-    """`make_service(reply, **settings)`: a RagService over the shared fixture store with the
-    session's embedder and a fresh scripted model (returned too, to inspect its calls).
+    """`make_service(reply, **settings)`: a new RagService over the shared fixture store with the
+    session's embedder and a fresh scripted model (returned too, to inspect its calls). `reply`
+    is what FakeGenerator takes, or a FakeGenerator itself (e.g. one with a small `n_ctx`).
 
-    Services are reused per distinct settings (their indexes and caches are read-only state);
-    each call installs a new FakeGenerator, so no test sees another's model calls.
+    Each call builds its service through the constructor, as the CLI and the API do; over six
+    papers that costs milliseconds, and no test sees another's model calls or caches.
     """
-    services: dict[tuple[tuple[str, object], ...], RagService] = {}
 
-    def make(reply: Reply = "", **overrides: object) -> tuple[RagService, FakeGenerator]:
-        key = tuple(sorted(overrides.items()))
-        if key not in services:
-            settings = Settings(store_path=fixture_store, corpus_path=FIXTURE_CORPUS, **overrides)  # type: ignore[arg-type]
-            services[key] = RagService(settings)
-            services[key].__dict__["embedder"] = embedder  # fill the cached_property: no second load
-        service = services[key]
-        fake = FakeGenerator(reply)
-        service._generator = fake  # what RagService(settings, generator=fake) sets
-        return service, fake
+    def make(reply: Reply | FakeGenerator = "", **overrides: object) -> tuple[RagService, FakeGenerator]:
+        fake = reply if isinstance(reply, FakeGenerator) else FakeGenerator(reply)
+        settings = Settings(store_path=fixture_store, corpus_path=FIXTURE_CORPUS, **overrides)  # type: ignore[arg-type]
+        return RagService(settings, generator=fake, embedder=embedder), fake
 
     return make
 

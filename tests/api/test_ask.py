@@ -1,6 +1,8 @@
-"""POST /v1/ask: the `rag ask --json` shape over HTTP."""
+"""POST /v1/ask: the `rag ask --json` shape over HTTP, a summary for a request for one."""
 
 from __future__ import annotations
+
+import re
 
 from api_helpers import GROKKING, ScriptedModel
 from fastapi.testclient import TestClient
@@ -46,3 +48,19 @@ def test_ask_refuses_what_the_collection_does_not_cover(client: TestClient) -> N
 
     assert response.status_code == 200
     assert response.json()["refused"] is True
+
+
+def test_ask_answers_a_summary_request_with_a_summary(client: TestClient, model: ScriptedModel) -> None:
+    response = client.post(
+        "/v1/ask", json={"question": "Summarize what the collection says about grokking", "mode": "extractive"}
+    )
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["kind"] == "summary" and body["refused"] is False
+    assert (
+        re.match(r'\d+ papers? in the collection match(?:es)? "grokking"', body["answer"])
+        and "**Sources**" in body["answer"]
+    )
+    assert GROKKING in {c["title"] for c in body["citations"]}
+    assert model.calls == []

@@ -81,14 +81,16 @@ def test_refusal_is_an_ordinary_message_with_a_flag(client: TestClient, model: S
 def test_chat_calls_the_service_like_the_cli(
     client: TestClient, api_service: RagService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The route hands the question to `respond`, as `rag ask` does (which routes a request for a
+    summary to the summarizer), streaming through `on_text`."""
     calls: list[tuple[str, bool]] = []
-    real_ask = api_service.ask
+    real_respond = api_service.respond
 
     def spy(question: str, k: int | None = None, mode: str | None = None, on_text: Any = None) -> Any:
         calls.append((question, on_text is not None))
-        return real_ask(question, k=k, mode=mode, on_text=on_text)
+        return real_respond(question, k=k, mode=mode, on_text=on_text)
 
-    monkeypatch.setattr(api_service, "ask", spy)
+    monkeypatch.setattr(api_service, "respond", spy)
     client.post("/v1/chat/completions", json=chat("What is grokking?", stream=True))
 
     assert calls == [("What is grokking?", True)]

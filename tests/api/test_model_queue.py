@@ -8,10 +8,11 @@ import time
 
 import pytest
 
-from rag.answer import Answer, OnText
 from rag.api.model_queue import AnswerJob, GenerationStopped, ModelQueue, StoppableGenerator
 from rag.errors import BusyError
 from rag.generation import FakeGenerator
+from rag.lead import OnText
+from rag.types import Answer
 
 
 def fake_answer() -> Answer:

@@ -1,0 +1,148 @@
+"""Choosing the evidence (rag.evidence), as pure functions: which retrieved papers are sources,
+how a paper's sentences are ranked and picked, and how many each source gets. Sentence vectors
+are hand-made; the question's vector is [1, 0, ...]."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from rag.evidence import pick_sentences, quote_counts, rank_sentences, relevant
+from rag.question import analyse
+from rag.retrieval import PaperHit, Retrieval
+from rag.text import content_terms
+
+
+def hit(name: str, fused: float, sentence: float = 0.0, score: float | None = None) -> PaperHit:
+    return PaperHit(name, name, score=fused if score is None else score, fused=fused, sentence=sentence)
+
+
+def test_a_several_paper_question_takes_papers_close_by_chunk_or_by_sentence() -> None:
+    best, by_chunk, by_sentence, far = (
+        hit("best", 1.0, 0.60),
+        hit("chunk", 0.95, 0.40),
+        hit("sent", 0.5, 0.59),
+        hit("far", 0.5, 0.4),
+    )
+    retrieval = Retrieval(
+        "Which papers study it?", [best, by_chunk, by_sentence, far], [best, by_chunk, by_sentence, far], 1.0
+    )
+    chosen = relevant(analyse("Which papers study it?"), retrieval, {}, 0.02, 0.08, 0.025, 3)
+    assert {p.paper_id for p in chosen} == {"best", "chunk", "sent"}
+
+
+def test_a_one_paper_question_cites_only_papers_within_the_margin_of_the_best() -> None:
+    papers = [hit("best", 1.0), hit("close", 0.99), hit("closer", 0.995), hit("far", 0.9)]
+    retrieval = Retrieval("What is it?", papers, papers, 1.0)
+    question = analyse("What is it?")
+    assert [p.paper_id for p in relevant(question, retrieval, {}, 0.02, 0.08, 0.025, 3)] == ["best", "close", "closer"]
+    assert [p.paper_id for p in relevant(question, retrieval, {}, 0.02, 0.08, 0.025, 2)] == ["best", "close"]
+    assert relevant(question, Retrieval("What is it?", [], [], 0.0), {}, 0.02, 0.08, 0.025, 3) == []
+
+
+def test_quote_counts() -> None:
+    assert quote_counts(3, several=False, quote_sentences=3) == [3, 1, 1]
+    assert quote_counts(3, several=True, quote_sentences=3) == [2, 2, 2]
+    assert quote_counts(0, several=False, quote_sentences=3) == []
+
+
+def _pick(
+    sentences: list[str],
+    vectors: list[list[float]],
+    question: str,
+    n: int,
+    parts: Sequence[tuple[str, list[float]]] = (),
+) -> list[tuple[int, str]]:
+    """`pick_sentences` over one paper, ranked as the answer loop ranks it; each of `parts` is a
+    part of the question with its vector, and gets its best sentence."""
+    q = analyse(question)
+    matrix = np.array(vectors)
+    terms = [content_terms(s) for s in sentences]
+    vector = np.eye(len(vectors[0]))[0]
+    ranked = rank_sentences(q.terms, vector, terms, matrix)
+    part_picks = [rank_sentences(content_terms(part), np.array(v), terms, matrix)[0] for part, v in parts]
+    return [(i, sentences[i]) for i in pick_sentences(q, ranked, sentences, n, part_picks)]
+
+
+def test_each_part_of_a_question_gets_its_best_sentence() -> None:
+    """The second part shares no word with its answer; its own vector finds it."""
+    sentences = [
+        "Each layer splits the input into two parallel branches.",
+        "With two branches at three levels the network has 8 heads.",
+        "Results on CIFAR show that one head beats the baseline.",
+    ]
+    vectors = [[0.95, 0.31, 0.0], [0.9, 0.44, 0.0], [0.2, 0.1, 0.97]]
+    question = "How many heads does the branching network get, and on which image datasets was it tested?"
+    parts = [
+        ("How many heads does the branching network get", [0.95, 0.31, 0.0]),
+        ("on which image datasets was it tested?", [0.0, 0.0, 1.0]),
+    ]
+    assert _pick(sentences, vectors, question, 2) == [(0, sentences[0]), (1, sentences[1])]
+    assert _pick(sentences, vectors, question, 2, parts) == [(i, s) for i, s in enumerate(sentences)]
+
+
+def test_a_two_part_question_gets_a_sentence_for_each_part() -> None:
+    """Two paraphrases of the question's first part lose to one that answers its second part."""
+    sentences = [
+        "Grokking improves generalization long after overfitting.",
+        "Generalization improves suddenly, well past overfitting, by grokking.",
+        "Smaller datasets need more optimization steps.",
+    ]
+    vectors = [[0.95, 0.31], [0.94, 0.34], [0.5, 0.87]]
+    question = "When does grokking improve generalization, and how many optimization steps do smaller datasets need?"
+    assert _pick(sentences, vectors, question, 2) == [(0, sentences[0]), (2, sentences[2])]  # in abstract order
+
+
+def test_a_several_paper_answer_quotes_where_each_paper_names_its_contribution() -> None:
+    """ "Which papers ...?" is answered by what the papers are called: the sentence that names the
+    paper's own method replaces its second-best sentence; a question about one paper keeps both."""
+    sentences = [
+        "Predicting the accuracy of an architecture is costly.",
+        "Predictors estimate accuracy across search spaces from encodings.",
+        "We present our predictor FLAN, built on these encodings.",
+    ]
+    vectors = [[0.95, 0.31], [0.9, 0.44], [0.3, 0.95]]
+    several = "Which papers build predictors of architecture accuracy?"
+    one = "How does the predictor estimate architecture accuracy?"
+    assert _pick(sentences, vectors, several, 2) == [(0, sentences[0]), (2, sentences[2])]
+    assert _pick(sentences, vectors, one, 2) == [(0, sentences[0]), (1, sentences[1])]
+
+
+@pytest.mark.parametrize(
+    ("sentences", "asked", "not_asked"),
+    [
+        (  # a quantity needs a number, and "(1)" is an enumerator, not a number
+            [
+                "We design a nested U-structure for salient object detection.",
+                "The design has two advantages: (1) more context and (2) more depth.",
+                "We also release a small version of the salient object detection model of 4.7 MB.",
+            ],
+            "How large is the small salient object detection model?",
+            "What is the small salient object detection model?",
+        ),
+        (  # "which method" needs a name the question does not use
+            [
+                "Training neurons one by one replaces backpropagation.",
+                "Each neuron is trained on its own.",
+                "The method is compared with Particle Swarm Optimization.",
+            ],
+            "Which search method is the neuron-by-neuron training compared with?",
+            "How are the neurons trained without backpropagation?",
+        ),
+    ],
+    ids=["number", "name"],
+)
+def test_a_sentence_holding_what_the_question_asks_for_is_added(
+    sentences: list[str], asked: str, not_asked: str
+) -> None:
+    vectors = [[0.95, 0.31], [0.9, 0.44], [0.3, 0.95]]
+    assert _pick(sentences, vectors, asked, 1) == [(0, sentences[0]), (2, sentences[2])]
+    assert _pick(sentences, vectors, not_asked, 1) == [(0, sentences[0])]
+
+
+def test_rank_sentences_orders_every_sentence_once() -> None:
+    vectors = np.array([[0.1, 0.99], [0.9, 0.44], [0.95, 0.31]])
+    ranked = rank_sentences(frozenset(), np.array([1.0, 0.0]), [set(), set(), set()], vectors)
+    assert ranked == [2, 1, 0]  # no terms: by cosine alone

@@ -1,0 +1,107 @@
+"""What a question asks (rag.question), read once by `analyse`: its terms and names, its parts,
+whether it wants several papers, what kind of answer it asks for, its subject, and for a request
+for a summary, its topic."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.errors import QuestionError
+from rag.question import Question, analyse, topic_phrase, validate
+
+
+def test_analyse_reads_every_field_once() -> None:
+    q = analyse("  How many layers does the DCGAN generator have,   and which datasets   were used? ")
+    assert isinstance(q, Question)
+    assert q.text == "How many layers does the DCGAN generator have, and which datasets were used?"
+    assert q.named == ("DCGAN",)
+    assert {"layers", "dcgan", "genera", "datase"} <= q.terms
+    assert q.parts == ("How many layers does the DCGAN generator have", "which datasets were used?")
+    assert q.quantity and not q.name and not q.person and not q.several
+    assert q.topic is None and not q.is_summary_request
+    with pytest.raises(AttributeError):
+        q.text = "changed"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("question", "quantity", "name", "person"),
+    [
+        ("What learning rate did the DCGAN authors use?", True, False, False),
+        ("Which method is SalUn compared with?", False, True, False),
+        ("What is grokking?", False, False, False),
+        ("Who proposed DCGANs?", False, False, True),
+        ("Which authors introduced DCGANs?", False, True, True),
+    ],
+)
+def test_the_kind_of_answer_asked_for(question: str, quantity: bool, name: bool, person: bool) -> None:
+    q = analyse(question)
+    assert (q.quantity, q.name, q.person) == (quantity, name, person)
+
+
+@pytest.mark.parametrize(
+    ("question", "subject"),
+    [
+        ("What are membership inference attacks?", ("membership", "inference", "attacks")),
+        ("How does speculative decoding use a small draft model?", ("speculative", "decoding")),
+        ("How do the papers here decode?", ()),
+        ("Which decoding is fastest?", ()),
+    ],
+)
+def test_the_subject_of_a_what_is_question(question: str, subject: tuple[str, ...]) -> None:
+    assert analyse(question).subject == subject
+
+
+@pytest.mark.parametrize(
+    ("question", "several"),
+    [
+        ("Which papers use triplet losses?", True),
+        ("Is there work on learnable activation functions?", True),
+        ("What does this collection say about grokking?", True),
+        ("Compare the two neural collapse papers.", True),
+        ("Which paper introduces DCGANs?", False),
+        ("Which paper studies how GNNs scale?", False),  # "studies" the verb
+        ("Which studies report grokking?", True),
+        ("How many layers does the looped transformer have?", False),
+    ],
+)
+def test_several_paper_questions(question: str, several: bool) -> None:
+    assert analyse(question).several is several
+
+
+@pytest.mark.parametrize(
+    ("question", "parts"),
+    [
+        ("What is grokking?", ["What is grokking?"]),
+        (
+            "How many heads does it get, and on which datasets was it tested?",
+            ["How many heads does it get", "on which datasets was it tested?"],
+        ),
+        ("Which GPU and how long did training take?", ["Which GPU", "how long did training take?"]),
+        (
+            "Can one layer approximate anything? Which papers prove it?",
+            ["Can one layer approximate anything?", "Which papers prove it?"],
+        ),
+        ("How do CNNs and transformers compare on ImageNet?", ["How do CNNs and transformers compare on ImageNet?"]),
+    ],
+)
+def test_the_things_a_question_asks(question: str, parts: list[str]) -> None:
+    assert analyse(question).parts == tuple(parts)
+
+
+def test_summary_requests_are_recognised() -> None:
+    assert analyse("Summarize what the collection says about grokking").is_summary_request
+    assert analyse("Give me an overview of meta-learning").topic == "meta-learning"
+    assert not analyse("Which paper proposes a summary statistic?").is_summary_request
+    assert (
+        topic_phrase("Summarize what the collection says about self-supervised learning.") == "self-supervised learning"
+    )
+    assert analyse("Summarize what the collection says about grokking").topic == "grokking"
+
+
+def test_questions_are_validated() -> None:
+    assert validate("  What \n is  grokking? ", 100) == "What is grokking?"
+    for empty in ("", "   \n\t "):
+        with pytest.raises(QuestionError, match="empty"):
+            analyse(empty)
+    with pytest.raises(QuestionError, match="limit"):
+        analyse("why " * 20, max_chars=50)
