@@ -29,7 +29,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
-DEV_QUESTIONS = PROJECT_DIR.parent / "shared" / "eval" / "dev.jsonl"
+DEV_QUESTIONS = PROJECT_DIR / "eval" / "sets" / "dev.jsonl"
 BUNDLED_CORPUS = PROJECT_DIR / "corpus" / "papers.txt"
 
 

@@ -22,7 +22,7 @@ Strategies:
 - rule+cited: the same, with the titles the first answer cited (what the web page sends back);
 - model: the bundled SmolLM2-135M rewrites the question (prompt in benchmarks/prompts/condense.*).
 
-    .venv/bin/python benchmarks/condense.py [--dev ../shared/eval/dev.jsonl] [--no-model]
+    .venv/bin/python benchmarks/condense.py [--dev eval/sets/dev.jsonl] [--no-model]
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def score(service: RagService, case: Case, query: str) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dev", type=Path, default=PROJECT_DIR.parent / "shared" / "eval" / "dev.jsonl")
+    parser.add_argument("--dev", type=Path, default=PROJECT_DIR / "eval" / "sets" / "dev.jsonl")
     parser.add_argument("--no-model", action="store_true", help="skip the bundled-model strategy")
     parser.add_argument("--out", type=Path, default=PROJECT_DIR / "benchmarks" / "results" / "condense.json")
     args = parser.parse_args()

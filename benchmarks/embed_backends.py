@@ -144,7 +144,9 @@ def main() -> None:
     embedder = Embedder(settings.resolved_embedder_path(), args.batch_size)
     model = embedder.model
     papers = load_corpus(args.corpus).papers
-    chunks = chunk_papers(papers, embedder.count_tokens, settings.chunk_max_tokens, settings.chunk_overlap_sentences)
+    chunks = chunk_papers(
+        papers, embedder.count_tokens, settings.embedding.chunk_max_tokens, settings.embedding.chunk_overlap_sentences
+    )
     long_texts = [c.embed_text for c in chunks]
     short_texts = [s for p in papers for s in split_sentences(p.abstract)][: len(long_texts)]
     threads = torch.get_num_threads()

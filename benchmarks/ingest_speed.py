@@ -62,10 +62,12 @@ def main() -> None:
     from rag.store import Store
 
     settings = Settings()
-    batch_size = args.ingest_batch_chunks or settings.ingest_batch_chunks
+    batch_size = args.ingest_batch_chunks or settings.embedding.ingest_batch_chunks
     with Timer() as load:
         embedder = Embedder(
-            settings.resolved_embedder_path(), settings.embed_batch_size, args.dtype or settings.embed_dtype
+            settings.resolved_embedder_path(),
+            settings.embedding.embed_batch_size,
+            args.dtype or settings.embedding.embed_dtype,
         )
     embedder.embed(["warm up"])  # first call pays one-time allocations; not part of throughput
 
@@ -82,7 +84,12 @@ def main() -> None:
         cpu_before = cpu_seconds()
         with Timer() as full:
             report = ingest(
-                args.corpus, store, embedder, settings.chunk_max_tokens, settings.chunk_overlap_sentences, batch_size
+                args.corpus,
+                store,
+                embedder,
+                settings.embedding.chunk_max_tokens,
+                settings.embedding.chunk_overlap_sentences,
+                batch_size,
             )
         figures["ingest"] = {
             "papers": report.papers,
@@ -95,7 +102,12 @@ def main() -> None:
 
         with Timer() as again:
             second = ingest(
-                args.corpus, store, embedder, settings.chunk_max_tokens, settings.chunk_overlap_sentences, batch_size
+                args.corpus,
+                store,
+                embedder,
+                settings.embedding.chunk_max_tokens,
+                settings.embedding.chunk_overlap_sentences,
+                batch_size,
             )
         figures["reingest_unchanged"] = {"added_chunks": second.added_chunks, "seconds": round(again.s, 2)}
 
@@ -104,7 +116,12 @@ def main() -> None:
         before = store.count()
         with Timer() as changed:
             third = ingest(
-                edited, store, embedder, settings.chunk_max_tokens, settings.chunk_overlap_sentences, batch_size
+                edited,
+                store,
+                embedder,
+                settings.embedding.chunk_max_tokens,
+                settings.embedding.chunk_overlap_sentences,
+                batch_size,
             )
         figures["reingest_edited"] = {
             "papers_edited": n_edited,
@@ -120,7 +137,10 @@ def main() -> None:
             papers = load_corpus(args.corpus).papers
         with Timer() as chunking:
             chunks = chunk_papers(
-                papers, embedder.count_tokens, settings.chunk_max_tokens, settings.chunk_overlap_sentences
+                papers,
+                embedder.count_tokens,
+                settings.embedding.chunk_max_tokens,
+                settings.embedding.chunk_overlap_sentences,
             )
         texts = [c.embed_text for c in chunks]
         figures["parse_s"] = round(parse.s, 3)
@@ -145,7 +165,9 @@ def main() -> None:
 
         assert vectors is not None
         writer = Store(Path(tmp) / "store2", "papers")
-        writer.create(fingerprint(embedder, settings.chunk_max_tokens, settings.chunk_overlap_sentences))
+        writer.create(
+            fingerprint(embedder, settings.embedding.chunk_max_tokens, settings.embedding.chunk_overlap_sentences)
+        )
         by_id = {p.paper_id: p for p in papers}
         with Timer() as write:
             writer.upsert(chunks, vectors, by_id)

@@ -100,18 +100,23 @@ def ingest_child(corpus: Path, store_path: Path, vectors: str) -> None:
 
     settings = Settings(store_path=store_path)
     with Timer() as load:
-        embedder: Any = Embedder(settings.resolved_embedder_path(), settings.embed_batch_size, settings.embed_dtype)
+        embedder: Any = Embedder(
+            settings.resolved_embedder_path(), settings.embedding.embed_batch_size, settings.embedding.embed_dtype
+        )
     if vectors == "simulated":
         planted = json.loads(corpus.with_suffix(".planted.json").read_text())
         papers = [p for p in load_corpus(corpus).papers if p.title in set(planted)]
         texts = [
             c.embed_text
             for c in chunk_papers(
-                papers, embedder.count_tokens, settings.chunk_max_tokens, settings.chunk_overlap_sentences
+                papers,
+                embedder.count_tokens,
+                settings.embedding.chunk_max_tokens,
+                settings.embedding.chunk_overlap_sentences,
             )
         ] + [s for p in papers for s in paper_sentences(p.abstract)]
         embedder = SimulatedEmbedder(embedder, texts, store_path.parent / f"{store_path.name}.planted.npz")
-    store = Store(store_path, settings.collection, ef_search=settings.hnsw_ef_search)
+    store = Store(store_path, settings.store.collection, ef_search=settings.store.hnsw_ef_search)
     before = store.count()
     record: dict[str, Any] = {"embedder_load_s": round(load.s, 2), "chunks_before": before}
     started, cpu_before = time.perf_counter(), cpu_seconds()
@@ -120,9 +125,9 @@ def ingest_child(corpus: Path, store_path: Path, vectors: str) -> None:
             corpus,
             store,
             embedder,
-            settings.chunk_max_tokens,
-            settings.chunk_overlap_sentences,
-            settings.ingest_batch_chunks,
+            settings.embedding.chunk_max_tokens,
+            settings.embedding.chunk_overlap_sentences,
+            settings.embedding.ingest_batch_chunks,
         )
         record.update(report.to_dict())
         record.pop("skipped", None)
@@ -321,18 +326,20 @@ def main() -> None:
     # the retriever as RagService builds it, minus the fingerprint check: a store built by an
     # older chunker version still measures query latency and recall
     settings = Settings(store_path=args.store)
-    embedder = Embedder(settings.resolved_embedder_path(), settings.embed_batch_size, settings.embed_dtype)
-    store = Store(args.store, settings.collection, ef_search=settings.hnsw_ef_search)
+    embedder = Embedder(
+        settings.resolved_embedder_path(), settings.embedding.embed_batch_size, settings.embedding.embed_dtype
+    )
+    store = Store(args.store, settings.store.collection, ef_search=settings.store.hnsw_ef_search)
     found = store.fingerprint()
     figures["store_fingerprint"] = asdict(found) if found else None
     with Timer() as build:
         retriever = Retriever(
             store,
             embedder,
-            settings.candidate_chunks,
-            settings.lexical_weight,
-            settings.rerank_depth,
-            settings.sentence_weight,
+            settings.retrieval.candidate_chunks,
+            settings.retrieval.lexical_weight,
+            settings.retrieval.rerank_depth,
+            settings.retrieval.sentence_weight,
         )
     figures["papers"] = len(retriever.papers)
     figures["chunks"] = store.count()

@@ -1,6 +1,6 @@
 """Start-up and the warm server: what a cold `rag` command costs against a running `rag serve`.
 
-    .venv/bin/python benchmarks/startup.py --store DIR [--questions ../shared/eval/dev.jsonl]
+    .venv/bin/python benchmarks/startup.py --store DIR [--questions eval/sets/dev.jsonl]
         [--asks 10] [--out benchmarks/results/startup.json]
 
 `--store` must already hold the bundled corpus (benchmarks/query_latency.py --store DIR fills

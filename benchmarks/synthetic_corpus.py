@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/synthetic_corpus.py N OUT.jsonl [--seed 0] [--source corpus/papers.txt]
 
 The planted papers are the real papers of `--source`, verbatim, so the dev questions
-(../shared/eval/dev.jsonl) keep their gold titles and recall can be measured at any N. The other
+(eval/sets/dev.jsonl) keep their gold titles and recall can be measured at any N. The other
 N - planted papers are distractors written by a word bigram model trained on the real titles and
 abstracts: the same vocabulary, the same topics, similar lengths (sentences per abstract and
 words per sentence are drawn from the real ones), so they compete with the planted papers for

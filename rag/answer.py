@@ -1,133 +1,71 @@
-"""The answer loop: retrieve, decide coverage, let the model write a short lead from the best
-passage, check every sentence it writes, and back the answer with quoted evidence.
+"""The answer loop, one stage after another: analyse the question, retrieve, decide whether the
+collection answers, choose the evidence, let the model write a short lead, render.
 
-The tiny default model can phrase an answer from one passage but cannot choose between sources,
-cite or stop on its own (see FINDINGS), so the loop does those parts: retrieval chooses the
-sources, coverage decides refusal before the model runs, the repetition guard and a token
-budget stop loops, and the support check decides which generated sentences stand and which
-source each one cites. Every answer ends with the sentences of the sources that support it,
-quoted and cited; in extractive mode that is the whole answer and no model runs.
+Each stage lives in its own module and this one only passes the data down:
+
+    rag.question       the question, read once into a typed value
+    rag.retrieval      dense + lexical retrieval, sentence rerank
+    rag.answerability  answer or refuse, from evidence, before any model runs
+    rag.evidence       which papers are sources, which of their sentences answer
+    rag.lead           the model's lead, streamed and support-checked
+    rag.render         the text the reader sees, and its citations
+
+In extractive mode no model runs and the quotes are the whole answer.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from rag.citations import AnswerSentence, Source, SupportChecker, content_terms, map_citations, parse_sentences
+from rag.answerability import TOP_PAPERS, decide
 from rag.corpus import Paper
 from rag.embedding import Embedder
-from rag.errors import QuestionError
-from rag.generation import Generator, guard_repetition
-from rag.prompts import CANNOT_ANSWER, Template, load_template
-from rag.refusal import (
-    Coverage,
-    TermStatistics,
-    asks_name,
-    asks_quantity,
-    assess,
-    holds_number,
-    introduces_name,
-    named_terms,
-    names_all,
-    names_other,
-    question_parts,
-    wants_several,
+from rag.evidence import (
+    QUOTES,
+    Evidence,
+    PaperEvidence,
+    Pick,
+    answer_candidates,
+    compose,
+    pick_sentences,
+    quote_counts,
+    rank_sentences,
+    relevant,
 )
-from rag.retrieval import PaperHit, Retrieval, Retriever, mmr
+from rag.generation import Generator
+from rag.lead import Lead, OnText, write_lead
+from rag.linear import LinearModel
+from rag.prompts import Template, load_template
+from rag.question import Question, analyse
+from rag.render import answer_text, citations, join, refusal_text, titles_lead
+from rag.retrieval import PaperHit, Retrieval, Retriever
 from rag.settings import Settings
+from rag.support import SupportChecker, names_in, numbers_in
+from rag.text import TermStatistics, content_terms
+from rag.types import Answer, AnswerSentence, Source
 
 log = logging.getLogger(__name__)
 
-OnText = Callable[[str], None]
-SEVERAL_LIMIT = 5
-_COVERAGE_WEIGHT = 1.0  # of question terms a quoted sentence adds, against its cosine (see rank_sentences)
+__all__ = ["Answerer", "OnText"]
 
 
-@dataclass
-class Citation:
-    n: int
-    title: str
-    paper_id: str
-    snippet: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"n": self.n, "title": self.title, "paper_id": self.paper_id, "snippet": self.snippet}
-
-
-@dataclass
-class Answer:
-    question: str
-    answer: str
-    refused: bool
-    mode: str
-    model: str
-    prompt: str
-    citations: list[Citation] = field(default_factory=list)
-    retrieved: list[PaperHit] = field(default_factory=list)
-    sentences: list[AnswerSentence] = field(default_factory=list)
-    coverage: Coverage | None = None
-    timings: dict[str, float | None] = field(default_factory=dict)
-    dropped_markers: int = 0
-    unsupported_sentences: int = 0  # generated sentences the support check rejected
-    notes: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "question": self.question,
-            "answer": self.answer,
-            "refused": self.refused,
-            "citations": [c.to_dict() for c in self.citations],
-            "retrieved": [p.to_dict() for p in self.retrieved],
-            "sentences": [s.to_dict() for s in self.sentences],
-            "timings": {k: (round(v, 1) if v is not None else None) for k, v in self.timings.items()},
-            "model": self.model,
-            "prompt": self.prompt,
-            "mode": self.mode,
-            "coverage": self.coverage.to_dict() if self.coverage else None,
-            "dropped_markers": self.dropped_markers,
-            "unsupported_sentences": self.unsupported_sentences,
-            "notes": self.notes,
-        }
-
-
-def validate_question(question: str, max_chars: int) -> str:
-    """The question with white space normalised; raises QuestionError if it is unusable."""
-    question = " ".join(question.split())
-    if not question:
-        raise QuestionError("the question is empty", fix='ask something, e.g. rag ask "What is grokking?"')
-    if len(question) > max_chars:
-        raise QuestionError(
-            f"the question is {len(question):,} characters long; the limit is {max_chars:,}",
-            fix="shorten it or raise RAG_MAX_QUESTION_CHARS",
-        )
-    return question
-
-
-def refusal_text(nearest: Sequence[PaperHit]) -> str:
-    text = CANNOT_ANSWER
-    if nearest:
-        titles = "; ".join(f'"{p.title}"' for p in nearest[:3])
-        text += f" The nearest papers in it are: {titles}."
-    return text
-
-
-def format_sources(sources: Sequence[Source]) -> str:
-    return "\n\n".join(f"[{s.n}] {s.title}\n" + " ".join(s.sentences) for s in sources)
-
-
-def _is_refusal(text: str) -> bool:
-    return CANNOT_ANSWER.casefold().rstrip(".") in text.casefold()
+def keeps_answer(written: str, source: str, question: Question) -> bool:
+    """Does the model's sentence keep what the source sentence answers with: every number, and
+    every name the question does not use? A faithful sentence that drops the answer ("The paper
+    on X cites.") must not lead in place of the sentence that holds it."""
+    asked = {n.casefold() for n in question.named}
+    wanted = set(numbers_in(source)) | {n.casefold() for n in names_in(source) if n.casefold() not in asked}
+    said = set(numbers_in(written)) | {n.casefold() for n in names_in(written)}
+    return wanted <= said
 
 
 class Answerer:
-    """Answers questions over one retriever with one (lazily loaded) generator."""
+    """Answers questions over one retriever, with one (lazily loaded) generator."""
 
     def __init__(
         self,
@@ -136,155 +74,118 @@ class Answerer:
         embedder: Embedder,
         generator: Callable[[], Generator],
         stats: TermStatistics,
-        papers: Callable[[Sequence[str]], dict[str, Paper]],
+        support: SupportChecker,
+        answerability: LinearModel,
+        answer_model: LinearModel,
     ) -> None:
         self.settings = settings
         self.retriever = retriever
         self.embedder = embedder
-        self._generator = generator
+        self.generator = generator
         self.stats = stats
-        self._papers = papers
-        self.support = SupportChecker(embedder, settings.support_threshold)
+        self.support = support
+        self.answerability = answerability
+        self.answer_model = answer_model  # which sentence holds the answer (rag/params/answer_sentence.json)
 
-    # ---- evidence ---------------------------------------------------------------------------
+    def analyse(self, question: str) -> Question:
+        return analyse(question, self.settings.answer.max_question_chars)
 
-    def validate(self, question: str) -> str:
-        return validate_question(question, self.settings.max_question_chars)
+    def papers(self, ids: Sequence[str]) -> dict[str, Paper]:
+        known = self.retriever.papers
+        return {pid: known[pid] for pid in ids if pid in known}
 
-    def relevant(self, question: str, retrieval: Retrieval) -> list[PaperHit]:
-        """The retrieved papers close enough to the best one to count as sources; for a
-        question about several papers, chosen by MMR so near-duplicates do not crowd others out."""
-        if not retrieval.papers:
-            return []
-        # for several papers the fused dense + lexical score decides, since the sentence rerank
-        # is tuned to put the one best paper first; a best sentence nearly as close as the best
-        # paper's also counts, for papers whose chunks say it in other words
-        if wants_several(question):
-            # close to the best, or naming what the question names ("Which papers use CBCT?")
-            floor = max(p.fused for p in retrieval.papers) - self.settings.several_margin
-            sentence_floor = max(p.sentence for p in retrieval.candidates) - self.settings.several_sentence_margin
-            records = self._papers([p.paper_id for p in retrieval.candidates]) if named_terms(question) else {}
-
-            def named_in(hit: PaperHit) -> bool:
-                paper = records.get(hit.paper_id)
-                return paper is not None and names_all(question, f"{paper.title} {paper.abstract}")
-
-            close = [p for p in retrieval.candidates if p.fused >= floor or p.sentence >= sentence_floor or named_in(p)]
-            return mmr(close, SEVERAL_LIMIT)
-        floor = retrieval.papers[0].score - self.settings.single_margin
-        return [p for p in retrieval.candidates if p.score >= floor][: self.settings.max_sources]
-
-    def rank_sentences(self, question: str, vector: np.ndarray[Any, Any], paper: Paper) -> list[tuple[int, str]]:
-        """The paper's sentences, best first, each chosen for what it adds to those before it.
-
-        One at a time: cosine to the question plus the share of the question's terms the
-        sentence adds to those already chosen. A question in two parts ("how does X represent
-        light, and how long does training take?") gets a sentence for each part near the top
-        instead of three paraphrases of the first. On dev this lifted answer-fact accuracy from
-        0.77 to 0.87; any weight from 1 to 3 gives the same.
-        """
-        sentences, vectors = self.retriever.sentences(paper.paper_id)
+    def sentences_of(self, paper_id: str) -> tuple[list[str], np.ndarray[Any, Any]]:
+        """A paper's abstract sentences and their vectors (remembered by the support check)."""
+        sentences, vectors = self.retriever.sentences(paper_id)
         self.support.remember(sentences, vectors)
-        q_terms = content_terms(question)
-        sims = vectors @ vector
-        shared = [content_terms(sentence) & q_terms for sentence in sentences]
-        ranked: list[int] = []
-        covered: set[str] = set()
+        return sentences, vectors
 
-        def gain(i: int) -> float:
-            return float(sims[i]) + _COVERAGE_WEIGHT * len(shared[i] - covered) / max(1, len(q_terms))
+    def ranked_sentences(self, text: str, vector: np.ndarray[Any, Any], paper_id: str) -> list[tuple[int, str]]:
+        """A paper's sentences, best first for `text` (see `rank_sentences`)."""
+        sentences, vectors = self.sentences_of(paper_id)
+        order = rank_sentences(content_terms(text), vector, [content_terms(s) for s in sentences], vectors)
+        return [(i, sentences[i]) for i in order]
 
-        while len(ranked) < len(sentences):
-            best = max((i for i in range(len(sentences)) if i not in ranked), key=gain)
-            ranked.append(best)
-            covered |= shared[best]
-        return [(i, sentences[i]) for i in ranked]
+    def part_vectors(self, question: Question) -> list[tuple[str, np.ndarray[Any, Any]]]:
+        """Each part of a question that asks several things, with its vector (none for one part)."""
+        return [(part, self.embedder.embed_one(part)) for part in question.parts] if len(question.parts) > 1 else []
 
-    def pick_sentences(
+    def evidence(
         self,
-        question: str,
+        question: Question,
         vector: np.ndarray[Any, Any],
-        paper: Paper,
-        n: int,
-        parts: Sequence[tuple[str, np.ndarray[Any, Any]]] = (),
-    ) -> list[tuple[int, str]]:
-        """The paper's `n` best sentences (see `rank_sentences`), in abstract order, with
-        - for a question about several papers, the sentence in which the paper names its own
-          contribution ("we present our predictor FLAN") in place of the last one, so that an
-          answer comparing approaches names each of them;
-        - one more if none holds the kind of answer the question asks for: a number for "how
-          many", a name the question does not use for "which method";
-        - for a question asking several things (`parts`, each with its vector), the best
-          sentence for each part.
-        On dev none of these changed the figures; on the opened held-out sets each lifted answer
-        facts by 0.03-0.08."""
-        ranked = self.rank_sentences(question, vector, paper)
-        chosen, rest = ranked[:n], ranked[n:]
-        asked = named_terms(question)
-        if wants_several(question) and n > 1 and not any(introduces_name(s, asked) for _, s in chosen):
-            introducing = [(i, s) for i, s in rest if introduces_name(s, asked)][:1]
-            if introducing:
-                chosen = chosen[:-1] + introducing
-        if asks_quantity(question) and not any(holds_number(s) for _, s in chosen):
-            chosen += [(i, s) for i, s in rest if holds_number(s)][:1]
-        elif asks_name(question) and not any(names_other(s, asked) for _, s in chosen):
-            chosen += [(i, s) for i, s in rest if names_other(s, asked)][:1]
-        for part, part_vector in parts:
-            best = self.rank_sentences(part, part_vector, paper)[0]  # the part's own first pick
-            if best not in chosen:
-                chosen.append(best)
-        return sorted(chosen)
+        parts: Sequence[tuple[str, np.ndarray[Any, Any]]],
+        retrieval: Retrieval,
+    ) -> Evidence:
+        """The top papers in detail: what the answerability decision and the lead read."""
+        top = retrieval.papers[:TOP_PAPERS]
+        records = self.papers([p.paper_id for p in top])
+        hits = [p for p in top if p.paper_id in records]
+        asked = self.embedder.embed_one(question.asked) if question.asked and hits else None
+        phrases = list(self.embedder.embed(list(question.phrases))) if question.phrases and hits else []
+        papers = []
+        for hit in hits:
+            sentences, vectors = self.sentences_of(hit.paper_id)
+            papers.append(
+                PaperEvidence(
+                    hit,
+                    records[hit.paper_id],
+                    sentences,
+                    vectors,
+                    vectors @ vector,
+                    [vectors @ part_vector for _, part_vector in parts],
+                    vectors @ asked if asked is not None else None,
+                    [vectors @ phrase for phrase in phrases],
+                )
+            )
+        return Evidence(retrieval, papers)
 
     def sources(
-        self, question: str, vector: np.ndarray[Any, Any], papers: Sequence[PaperHit], counts: Sequence[int]
+        self,
+        question: Question,
+        vector: np.ndarray[Any, Any],
+        papers: Sequence[PaperHit],
+        counts: Sequence[int],
+        parts: Sequence[tuple[str, np.ndarray[Any, Any]]] = (),
     ) -> list[Source]:
         """Numbered sources, each with the `counts[i]` sentences that best answer the question."""
-        records = self._papers([p.paper_id for p in papers])
-        asks = question_parts(question)
-        parts = [(ask, self.embedder.embed_one(ask)) for ask in asks] if len(asks) > 1 else []
+        records = self.papers([p.paper_id for p in papers])
         out: list[Source] = []
         for hit, count in zip(papers, counts, strict=True):
             paper = records.get(hit.paper_id)
             if paper is None:
                 continue
-            best = self.pick_sentences(question, vector, paper, count, parts)
-            out.append(Source(len(out) + 1, paper.paper_id, paper.title, tuple(s for _, s in best)))
+            sentences, vectors = self.sentences_of(paper.paper_id)
+            sentence_terms = [content_terms(s) for s in sentences]
+            ranked = rank_sentences(question.terms, vector, sentence_terms, vectors)
+            part_picks = [
+                rank_sentences(content_terms(part), part_vector, sentence_terms, vectors)[0]
+                for part, part_vector in parts
+            ]
+            best = pick_sentences(question, ranked, sentences, count, part_picks)
+            chosen = tuple(sentences[i] for i in best)
+            out.append(Source(len(out) + 1, paper.paper_id, paper.title, chosen, tuple(sentences)))
         return out
 
-    def quote_counts(self, n_sources: int, several: bool) -> list[int]:
-        """Sentences quoted from each source: the best source's `quote_sentences`, then the single
-        best sentence of each other. A question about several papers has no best source: each
-        gets two."""
-        if several:
-            return [2] * n_sources
-        return [self.settings.quote_sentences] + [1] * (n_sources - 1) if n_sources else []
-
-    @staticmethod
-    def quotes(sources: Sequence[Source]) -> list[AnswerSentence]:
-        """The evidence: every source's chosen sentences, quoted and cited."""
-        return [AnswerSentence(text, [s.n], True, 1.0, kind="quote") for s in sources for text in s.sentences]
-
-    # ---- the loop ---------------------------------------------------------------------------
-
     def ask(
-        self, question: str, k: int | None = None, mode: str | None = None, on_text: OnText | None = None
+        self, question: str | Question, k: int | None = None, mode: str | None = None, on_text: OnText | None = None
     ) -> Answer:
         started = time.perf_counter()
-        question = self.validate(question)
-        mode = mode or self.settings.mode
-        k = k or self.settings.top_k
+        q = question if isinstance(question, Question) else self.analyse(question)
+        settings = self.settings.answer
+        mode = mode or settings.mode
+        k = k or self.settings.retrieval.top_k
 
-        vector = self.embedder.embed_one(question)
-        retrieval = self.retriever.retrieve_with_vector(question, vector, k)
+        vector = self.embedder.embed_one(q.text)
+        retrieval = self.retriever.retrieve_with_vector(q.text, vector, k)
         retrieve_ms = (time.perf_counter() - started) * 1000
-        top_texts = {
-            pid: f"{p.title} {p.abstract}"
-            for pid, p in self._papers([h.paper_id for h in retrieval.papers[:3]]).items()
-        }
-        coverage = assess(question, retrieval, self.stats, top_texts, self.settings.refusal_threshold)
-        template = load_template(self.settings.prompts_dir, "answer")
+        parts = self.part_vectors(q)
+        found = self.evidence(q, vector, parts, retrieval)
+        candidates = answer_candidates(q, found, self.stats, self.answer_model)
+        coverage = decide(q, found, self.stats, self.answerability, candidates)
+        template = load_template(self.settings.store.prompts_dir, "answer")
         answer = Answer(
-            question,
+            q.text,
             "",
             False,
             mode,
@@ -299,149 +200,107 @@ class Answerer:
             answer.refused = True
             answer.answer = refusal_text(retrieval.papers)
             if coverage.missing_terms:
-                answer.notes.append("none of the top papers mentions: " + ", ".join(coverage.missing_terms))
+                answer.notes.append("the top papers lack: " + ", ".join(coverage.missing_terms))
             if on_text:
                 on_text(answer.answer)
-        else:
-            relevant = self.relevant(question, retrieval)
-            sources = self.sources(
-                question, vector, relevant, self.quote_counts(len(relevant), wants_several(question))
+            answer.timings["total_ms"] = (time.perf_counter() - started) * 1000
+            return answer
+
+        sourced = relevant(
+            q,
+            retrieval,
+            self.papers([p.paper_id for p in retrieval.candidates]) if q.several and q.named else {},
+            settings.single_margin,
+            settings.several_margin,
+            settings.several_sentence_margin,
+            settings.max_sources,
+        )
+        lead_pick, quote_picks = compose(q, found, candidates, [p.paper_id for p in sourced])
+        # the papers the answer shows are sources too, even when just outside the margin
+        hits = list(sourced)
+        for pick in ([lead_pick] if lead_pick else []) + quote_picks:
+            hit = next((p.hit for p in found.papers if p.paper.paper_id == pick.paper_id), None)
+            if hit is not None and all(h.paper_id != hit.paper_id for h in hits):
+                hits.append(hit)
+        counts = quote_counts(len(hits), q.several, settings.quote_sentences)
+        sources = self.sources(q, vector, hits, counts, parts)
+        number = {s.paper_id: s.n for s in sources}
+
+        def quoted(pick: Pick) -> AnswerSentence:
+            return AnswerSentence(pick.text, [number[pick.paper_id]], True, 1.0, kind="quote", check="quote")
+
+        lead = titles_lead(sources) if q.several else (quoted(lead_pick) if lead_pick else None)
+        quotes = [quoted(p) for p in quote_picks if p.paper_id in number]
+        if mode == "generative" and lead is not None and lead_pick is not None and not q.several:
+            extracted = lead
+            written = self._model_lead(
+                q,
+                lead_pick,
+                found,
+                candidates,
+                number[lead_pick.paper_id],
+                template,
+                lambda sentence: keeps_answer(sentence.text, extracted.text, q),
             )
-            lead: list[AnswerSentence] = []
-            if mode == "generative":
-                shown_papers = relevant[: self.settings.prompt_sources]
-                shown = self.sources(
-                    question, vector, shown_papers, [self.settings.prompt_sentences] * len(shown_papers)
-                )
-                lead = self._generate(answer, template, question, shown, on_text)
-            quoted = [q for q in self.quotes(sources) if all(q.text != s.text for s in lead)]
-            if on_text:
-                for i, piece in enumerate(render_quotes(quoted, sources)):
-                    on_text(("\n\n" if i or lead else "") + piece)
-            self._finish(answer, lead + quoted, sources)
+            answer.model = written.model
+            answer.notes += written.notes
+            answer.timings["first_token_ms"] = written.first_token_ms
+            answer.timings["generate_ms"] = written.generate_ms
+            answer.dropped_markers = written.dropped_markers
+            answer.unsupported_sentences = written.rejected
+            answer.rejected = [s for s in written.written if not s.supported]
+            model_lead = next((s for s in written.kept if keeps_answer(s.text, lead.text, q)), None)
+            if written.kept and model_lead is None:
+                answer.notes.append("the model's sentence left out the answer its source gives; the source's leads")
+            if model_lead is None and settings.unsupported == "flag" and written.written:
+                model_lead = written.written[0]
+            if model_lead is not None:
+                # the model's sentence leads; the source sentence it rests on becomes the first
+                # quote, unless the model copied it (copy decoding cuts a span of it)
+                if model_lead.text.rstrip(".").casefold() not in lead.text.casefold():
+                    quotes = [lead, *quotes][:QUOTES]
+                lead = model_lead
+        pieces = answer_text(lead, quotes, sources, q.paper)
+        if on_text:
+            for i, piece in enumerate(pieces):
+                on_text(("" if i == 0 else "\n\n" if i == 1 else "\n") + piece)
+        answer.sentences = ([lead] if lead else []) + quotes
+        answer.answer = join(pieces)
+        answer.citations = citations(answer.sentences, sources)
+        answer.evidence = sources
         answer.timings["total_ms"] = (time.perf_counter() - started) * 1000
         return answer
 
-    def _fit(
-        self, generator: Generator, template: Template, question: str, sources: Sequence[Source], answer: Answer
-    ) -> tuple[list[Source], list[dict[str, str]]]:
-        """The sources shown to the model, trimmed to the context window: sentences first, then
-        whole sources. What is left out is said in the answer's notes, never cut silently."""
-        budget = generator.n_ctx - self.settings.max_tokens - 16
-        shown = list(sources)
-        while True:
-            messages = template.render(sources=format_sources(shown), question=question, cannot_answer=CANNOT_ANSWER)
-            used = sum(generator.count_tokens(m["content"]) for m in messages) + 8 * len(messages)
-            if used <= budget:
-                return shown, messages
-            longest = max(shown, key=lambda s: len(s.sentences))
-            if len(longest.sentences) > 1:
-                shown[shown.index(longest)] = Source(longest.n, longest.paper_id, longest.title, longest.sentences[:-1])
-                answer.notes.append(f"source [{longest.n}] was shortened to fit the context window")
-            elif len(shown) > 1:
-                dropped = shown.pop()
-                answer.notes.append(
-                    f'source [{dropped.n}] "{dropped.title}" was left out: it did not fit the context window'
-                )
-            else:
-                answer.notes.append("the question and one sentence exceed the context window; answering by quotes only")
-                return [], []
-
-    def _generate(
-        self, answer: Answer, template: Template, question: str, sources: Sequence[Source], on_text: OnText | None
-    ) -> list[AnswerSentence]:
-        """The model's lead: streamed sentence by sentence, each shown only once it is checked."""
-        generator = self._generator()
-        answer.model = generator.name
-        shown, messages = self._fit(generator, template, question, sources, answer)
-        if not messages:
-            return []
-        started = time.perf_counter()
-        text, done = "", 0
-        kept: list[AnswerSentence] = []
-        for piece in guard_repetition(generator.stream(messages, self.settings.max_tokens)):
-            if answer.timings["first_token_ms"] is None:
-                answer.timings["first_token_ms"] = (time.perf_counter() - started) * 1000
-            text += piece
-            finished = parse_sentences(text)[:-1]  # the last sentence may still grow
-            for sentence in finished[done:]:
-                self._check(answer, sentence, shown, kept, on_text)
-            done = max(done, len(finished))
-        for sentence in parse_sentences(text)[done:]:
-            if re.search(r"[.!?]$", sentence.text):  # an unfinished last sentence is not a claim
-                self._check(answer, sentence, shown, kept, on_text)
-        answer.timings["generate_ms"] = (time.perf_counter() - started) * 1000
-        if text.strip() and not any(s.supported for s in kept):
-            answer.notes.append(
-                "no sentence the model wrote was supported by the sources; the answer is quoted from them"
-            )
-        return kept
-
-    def _check(
+    def _model_lead(
         self,
-        answer: Answer,
-        sentence: AnswerSentence,
-        shown: Sequence[Source],
-        kept: list[AnswerSentence],
-        on_text: OnText | None,
-    ) -> None:
-        """Keep, flag or drop one generated sentence."""
-        if _is_refusal(sentence.text):
-            # coverage already judged the question answerable from evidence; the tiny model's own
-            # refusal is less reliable than that, so it is noted and the quotes answer instead
-            answer.notes.append("the model said the sources do not answer the question")
-            return
-        answer.dropped_markers += map_citations([sentence], shown)
-        self.support.check(sentence, shown)
-        if not sentence.supported:
-            answer.unsupported_sentences += 1
-            if self.settings.unsupported == "drop":
-                return
-        opener = "" if kept else lead_opener(sentence, shown)
-        kept.append(sentence)
-        if on_text:
-            on_text(opener + sentence.rendered() + ("" if sentence.supported else " (unsupported)") + " ")
-
-    def _finish(self, answer: Answer, sentences: list[AnswerSentence], sources: Sequence[Source]) -> None:
-        by_n = {s.n: s for s in sources}
-        answer.sentences = sentences
-        generated = [s for s in sentences if s.kind == "generated"]
-        lead = (lead_opener(generated[0], sources) if generated else "") + " ".join(
-            s.rendered() + ("" if s.supported else " (unsupported)") for s in generated
+        question: Question,
+        pick: Pick,
+        found: Evidence,
+        candidates: Sequence[tuple[float, int, int]],
+        n: int,
+        template: Template,
+        accept: Callable[[AnswerSentence], bool],
+    ) -> Lead:
+        """The model's one-sentence lead from the lead's paper: the sentence most likely to hold
+        the answer first, then that paper's next best ones."""
+        paper = next(p for p in found.papers if p.paper.paper_id == pick.paper_id)
+        rank = found.papers.index(paper)
+        best = [paper.sentences[i] for _, r, i in candidates if r == rank]
+        shown = [pick.sentence] + [s for s in best if s != pick.sentence]
+        source = Source(
+            n,
+            paper.paper.paper_id,
+            paper.paper.title,
+            tuple(shown[: self.settings.answer.prompt_sentences]),
+            tuple(paper.sentences),
         )
-        quoted = "\n\n".join(render_quotes([s for s in sentences if s.kind == "quote"], sources))
-        answer.answer = "\n\n".join(part for part in (lead, quoted) if part)
-        cited = sorted({n for s in sentences if s.supported for n in s.citations})
-        answer.citations = [Citation(n, by_n[n].title, by_n[n].paper_id, _snippet(by_n[n], sentences)) for n in cited]
-
-
-def lead_opener(sentence: AnswerSentence, sources: Sequence[Source]) -> str:
-    """What opens the model's lead: the titles of the papers its first sentence cites, so the
-    answer names its source at once ("Which paper ...?" is answered in the first line, as it is
-    by the quotes' `From "Title" [n]:`). Empty for a sentence that cites nothing or already
-    names its paper."""
-    text = sentence.text.casefold()
-    titles = [f'"{s.title}"' for s in sources if s.n in sentence.citations and s.title.casefold() not in text]
-    return f"According to {' and '.join(titles)}: " if titles else ""
-
-
-def render_quotes(quoted: Sequence[AnswerSentence], sources: Sequence[Source]) -> list[str]:
-    """One paragraph per source, opened by its title, so the answer names every paper it quotes
-    ("Which paper ...?" is answered by the title) and reads on its own without the source list."""
-    titles = {s.n: s.title for s in sources}
-    paragraphs: list[str] = []
-    last = None
-    for sentence in quoted:
-        n = sentence.citations[0]
-        if n != last:
-            paragraphs.append(f'From "{titles[n]}" [{n}]:')
-            last = n
-        paragraphs[-1] += " " + sentence.rendered()
-    return paragraphs
-
-
-def _snippet(source: Source, sentences: Sequence[AnswerSentence]) -> str:
-    """The source sentence that best backs what the answer says with this source."""
-    claim = " ".join(s.text for s in sentences if source.n in s.citations)
-    terms = content_terms(claim)
-    return max(source.sentences, key=lambda s: len(terms & content_terms(s)), default="")
+        return write_lead(
+            self.generator(),
+            template,
+            question,
+            [source],
+            self.support,
+            self.settings.generation.max_tokens,
+            self.settings.answer.lead_decoding,
+            accept,
+        )

@@ -55,7 +55,13 @@ def _service(settings: Settings) -> RagService:
     return RagService(settings)
 
 
-def _progress(label: str) -> Callable[[int, int], Callable[[int], None]]:
+def _bar_disabled(settings: Settings) -> bool | None:
+    """tqdm's `disable`: None shows a bar on a terminal only (RAG_PROGRESS unset)."""
+    shown = settings.interface.progress
+    return None if shown is None else not shown
+
+
+def _progress(label: str, settings: Settings) -> Callable[[int, int], Callable[[int], None]]:
     """A tqdm bar (rate and ETA) on stderr for the ingest."""
 
     def start(total: int, done: int) -> Callable[[int], None]:
@@ -68,7 +74,7 @@ def _progress(label: str) -> Callable[[int, int], Callable[[int], None]]:
             desc=label,
             file=sys.stderr,
             dynamic_ncols=True,
-            disable=None if not os.environ.get("RAG_PROGRESS") else False,
+            disable=_bar_disabled(settings),
         )
 
         def advance(n: int) -> None:
@@ -165,11 +171,12 @@ def ingest(ctx: click.Context, path: Path | None, check: bool, rebuild: bool, as
       rag ingest my_papers.jsonl              # add them
       rag ingest --rebuild my_papers.jsonl    # replace the whole store with them
     """
-    service = _service(_settings(ctx))
+    settings = _settings(ctx)
+    service = _service(settings)
     rebuild = rebuild and not check
     try:
         report = service.ingest(
-            path, progress=None if as_json else _progress("Embedding"), dry_run=check, rebuild=rebuild
+            path, progress=None if as_json else _progress("Embedding", settings), dry_run=check, rebuild=rebuild
         )
     except KeyboardInterrupt:
         if not rebuild:
@@ -193,26 +200,45 @@ def ingest(ctx: click.Context, path: Path | None, check: bool, rebuild: bool, as
     help="GGUF model file [env RAG_MODEL_PATH; default: bundled SmolLM2-135M].",
 )
 @click.option(
-    "--json", "as_json", is_flag=True, help="Print one JSON object: answer, refused, citations, retrieved, timings, ..."
+    "--evidence", is_flag=True, help="Also print every sentence chosen from every source, not just the quotes."
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object: answer, refused, citations, evidence, timings, ..."
 )
 @click.pass_context
 def ask(
-    ctx: click.Context, question: str, top_k: int | None, mode: str | None, model_path: Path | None, as_json: bool
+    ctx: click.Context,
+    question: str,
+    top_k: int | None,
+    mode: str | None,
+    model_path: Path | None,
+    evidence: bool,
+    as_json: bool,
 ) -> None:
     """Answer QUESTION from the collection, citing the papers used.
 
-    The answer streams as each sentence passes the support check, then a list of the cited
-    titles follows. When the collection does not cover the question, it says so and names the
-    nearest papers instead of guessing.
+    The answer opens with one sentence that answers, then at most two supporting quotes, then
+    the cited titles; --evidence adds every sentence chosen from every source. When the
+    collection does not cover the question, it says so and names the nearest papers instead of
+    guessing. A request for a summary ("Summarize the work on X", "Give me an overview of X")
+    is answered as `rag summarize` would.
+
+    \b
+    Examples:
+      rag ask "Which paper proposes a differentiable Tversky similarity?"
+      rag ask --evidence "How does UDC train its dividing policy?"
+      rag ask --mode extractive "What is grokking?"      # quotes only, no model
     """
-    from rag.answer import validate_question
+    from rag.question import validate
 
     settings = _settings(ctx, model_path=model_path)
-    validate_question(question, settings.max_question_chars)
+    validate(question, settings.answer.max_question_chars)
     service = _service(settings)
-    service.ensure_ingested(progress=None if as_json else _progress("First run: embedding the bundled corpus"))
+    service.ensure_ingested(
+        progress=None if as_json else _progress("First run: embedding the bundled corpus", settings)
+    )
     if as_json:
-        answer = service.ask(question, k=top_k, mode=mode)
+        answer = service.respond(question, k=top_k, mode=mode)
         click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
         return
 
@@ -220,12 +246,19 @@ def ask(
         click.echo(text, nl=False)
         sys.stdout.flush()
 
-    answer = service.ask(question, k=top_k, mode=mode, on_text=show)
+    answer = service.respond(question, k=top_k, mode=mode, on_text=show)
     click.echo()
-    if answer.citations:
+    if answer.citations and answer.kind == "answer":  # a summary lists its sources itself
         click.echo("\nSources:")
         for c in answer.citations:
             click.echo(f"  [{c.n}] {c.title}")
+    if evidence and answer.evidence:
+        click.echo("\nEvidence:")
+        for source in answer.evidence:
+            click.echo(f"  [{source.n}] {source.title}")
+            for sentence in source.sentences:
+                click.echo(f"      - {sentence}")
+    sys.stdout.flush()
     for note in answer.notes:
         click.echo(f"(note: {note})", err=True)
 
@@ -286,7 +319,9 @@ def summarize(
         raise click.UsageError("give a TOPIC or at least one --paper")
     settings = _settings(ctx, model_path=model_path)
     service = _service(settings)
-    service.ensure_ingested(progress=None if as_json else _progress("First run: embedding the bundled corpus"))
+    service.ensure_ingested(
+        progress=None if as_json else _progress("First run: embedding the bundled corpus", settings)
+    )
     bar: Any = None
 
     def progress(done: int, total: int, title: str) -> None:
@@ -296,7 +331,7 @@ def summarize(
         if bar is None:
             from tqdm import tqdm
 
-            bar = tqdm(total=total, desc="Key points", unit="paper", file=sys.stderr, disable=None)
+            bar = tqdm(total=total, desc="Key points", unit="paper", file=sys.stderr, disable=_bar_disabled(settings))
         bar.set_postfix_str(title[:40])
         bar.update(1)
         if done >= total:
@@ -309,6 +344,37 @@ def summarize(
         click.echo(result.markdown())
     for note in result.notes:
         click.echo(f"(note: {note})", err=True)
+
+
+@cli.command()
+@click.argument("query", required=False)
+@click.option("-n", "--limit", type=click.IntRange(1, 10_000), default=20, show_default=True, help="Papers to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print the papers as JSON.")
+@click.pass_context
+def papers(ctx: click.Context, query: str | None, limit: int, as_json: bool) -> None:
+    """List the collection's papers with their ids, or the ones closest to QUERY.
+
+    \b
+    Examples:
+      rag papers                        # the first 20 papers, by title
+      rag papers "graph neural networks" -n 5
+      rag summarize --paper ID          # use an id from the list
+    """
+    settings = _settings(ctx)
+    service = _service(settings)
+    service.ensure_ingested(progress=_progress("First run: embedding the bundled corpus", settings))
+    if query:
+        rows = [
+            {"paper_id": h["paper_id"], "title": h["title"], "score": h["score"]} for h in service.search(query, limit)
+        ]
+    else:
+        rows = [{"paper_id": p.paper_id, "title": p.title} for p in sorted(service.papers(), key=lambda p: p.title)]
+        rows = rows[:limit]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for row in rows:
+        click.echo(f"{row['paper_id']}  {row['title']}")
 
 
 @cli.command(name="eval")
@@ -334,11 +400,12 @@ def evaluate(
     """
     from rag import evaluation
 
-    service = _service(_settings(ctx))
-    service.ensure_ingested(progress=_progress("First run: embedding the bundled corpus"))
+    settings = _settings(ctx)
+    service = _service(settings)
+    service.ensure_ingested(progress=_progress("First run: embedding the bundled corpus", settings))
     items = evaluation.load_questions(questions)[:limit]
 
-    def run(q: evaluation.Question) -> evaluation.Outcome:
+    def run(q: evaluation.LabelledQuestion) -> evaluation.Outcome:
         if q.kind == "summary":
             return evaluation.outcome_from_summary(q, service.summarize(q.question, mode=mode))
         return evaluation.outcome_from_answer(q, service.ask(q.question, k=top_k, mode=mode))
@@ -346,10 +413,10 @@ def evaluate(
     def progress(qs: Any) -> Any:
         from tqdm import tqdm
 
-        return tqdm(qs, desc="Evaluating", unit="question", file=sys.stderr, disable=None)
+        return tqdm(qs, desc="Evaluating", unit="question", file=sys.stderr, disable=_bar_disabled(settings))
 
     result = evaluation.evaluate(items, run, service.titles(), progress)
-    result["mode"] = mode or service.settings.mode
+    result["mode"] = mode or settings.answer.mode
     result["model"] = service.model_name if result["mode"] == "generative" else None
     if as_json:
         click.echo(json.dumps(result, indent=2, ensure_ascii=False))
@@ -387,19 +454,20 @@ def serve(ctx: click.Context, host: str | None, port: int | None, model_path: Pa
 
     settings = _settings(ctx, host=host, port=port, model_path=model_path)
     settings.resolved_embedder_path()  # fail here, in one line, rather than in the server's startup
-    if not settings.llm_base_url and settings.mode == "generative":
+    if not settings.generation.llm_base_url and settings.answer.mode == "generative":
         settings.resolved_model_path()
-    if settings.host not in ("127.0.0.1", "localhost", "::1") and not settings.api_key:
+    server = settings.server
+    if server.host not in ("127.0.0.1", "localhost", "::1") and not server.api_key:
         click.echo(
-            f"warning: serving on {settings.host} without RAG_API_KEY: anyone who can reach it can use it", err=True
+            f"warning: serving on {server.host} without RAG_API_KEY: anyone who can reach it can use it", err=True
         )
-    click.echo(f"rag: loading, then serving http://{settings.host}:{settings.port}/ (Ctrl-C stops)", err=True)
+    click.echo(f"rag: loading, then serving http://{server.host}:{server.port}/ (Ctrl-C stops)", err=True)
     service = build_service(settings)
     load(service)  # here, so a broken store or model fails in one line instead of a server traceback
     uvicorn.run(
         create_app(settings, service),
-        host=settings.host,
-        port=settings.port,
+        host=server.host,
+        port=server.port,
         log_level="info",
         timeout_graceful_shutdown=5,
     )

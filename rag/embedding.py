@@ -70,6 +70,11 @@ class Embedder:
         dim = get()
         return int(dim) if dim else 0
 
+    def vocabulary(self) -> frozenset[str]:
+        """The whole words of the model's tokenizer: the general vocabulary it was trained on."""
+        vocab = self.model.tokenizer.get_vocab() if hasattr(self.model.tokenizer, "get_vocab") else {}
+        return frozenset(w for w in vocab if w.isalpha() and not w.startswith("##"))
+
     def count_tokens(self, text: str) -> int:
         """Word pieces the model sees for `text`, without the [CLS]/[SEP] markers."""
         return len(self.model.tokenizer.tokenize(text))

@@ -1,8 +1,10 @@
 """`rag eval`: retrieval, citation, answer and refusal quality on a question file, with figures.
 
 Question file: JSONL with `qid`, `kind`, `question`, `gold_titles`, `also_relevant`,
-`answer_facts` (alternatives inside one fact separated by " | "). A question with no gold
-titles is unanswerable: the right behaviour is a refusal.
+`answer_facts` (alternatives inside one fact separated by " | "), and optionally `sort` (why an
+unanswerable question is: absent_topic, missing_detail, false_premise, off_topic) and `phrasing`
+(plain, technical, casual). A question with no gold titles is unanswerable: the right behaviour
+is a refusal.
 
 Averages are over questions (macro), except `answer_fact_accuracy`, which is over facts, and
 `first_sentence_fact_accuracy`, the same over the answer's first sentence only: does the answer
@@ -22,13 +24,16 @@ from rag.errors import CorpusError
 
 
 @dataclass(frozen=True)
-class Question:
+class LabelledQuestion:
     qid: str
     kind: str
     question: str
     gold_titles: tuple[str, ...]
     also_relevant: tuple[str, ...] = ()
     answer_facts: tuple[str, ...] = ()
+    sort: str | None = None  # why an unanswerable question is so
+    phrasing: str | None = None  # plain, technical or casual
+    absent_terms: tuple[str, ...] = ()  # what an unanswerable question names that the papers lack
 
     @property
     def answerable(self) -> bool:
@@ -39,7 +44,7 @@ class Question:
 class Outcome:
     """What the system did for one question; enough to compute every metric."""
 
-    question: Question
+    question: LabelledQuestion
     retrieved: list[str]  # titles, best first
     cited: list[str]
     answer: str
@@ -51,9 +56,11 @@ class Outcome:
     first_token_ms: float | None
     extra: dict[str, Any] = field(default_factory=dict)
     opening: str | None = None  # the answer's first sentence; None where there is none to judge
+    # each sentence of the answer: text, origin (model, quote, overview), citations, check result
+    sentence_log: list[dict[str, Any]] = field(default_factory=list)
 
 
-def load_questions(path: Path) -> list[Question]:
+def load_questions(path: Path) -> list[LabelledQuestion]:
     questions = []
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -65,13 +72,16 @@ def load_questions(path: Path) -> list[Question]:
         try:
             row = json.loads(line)
             questions.append(
-                Question(
+                LabelledQuestion(
                     qid=str(row.get("qid", number)),
                     kind=str(row.get("kind", "question")),
                     question=str(row["question"]),
                     gold_titles=tuple(row.get("gold_titles") or ()),
                     also_relevant=tuple(row.get("also_relevant") or ()),
                     answer_facts=tuple(row.get("answer_facts") or ()),
+                    sort=row.get("sort"),
+                    phrasing=row.get("phrasing"),
+                    absent_terms=tuple(row.get("absent_terms") or ()),
                 )
             )
         except (json.JSONDecodeError, KeyError, TypeError) as e:
@@ -125,8 +135,14 @@ def per_question(o: Outcome, corpus_titles: set[str]) -> dict[str, Any]:
         "sentences": o.sentences,
         "unsupported_sentences": o.unsupported_sentences,
         "rejected_sentences": o.rejected_sentences,
+        "words": len(o.answer.split()),
+        "sort": q.sort,
+        "phrasing": q.phrasing,
+        "sentence_log": o.sentence_log,
         **o.extra,
     }
+    if q.sort == "false_premise" and not o.refused:
+        row["premise_repeated"] = premise_repeated(q, o)
     if q.answerable:
         row["recall_at_5"] = len(gold & set(retrieved[:5])) / min(len(gold), 5)
         row["reciprocal_rank"] = next((1 / i for i, t in enumerate(retrieved, start=1) if t in gold), 0.0)
@@ -140,6 +156,20 @@ def per_question(o: Outcome, corpus_titles: set[str]) -> dict[str, Any]:
     return row
 
 
+def premise_repeated(q: LabelledQuestion, o: Outcome) -> bool:
+    """Does an answer to a false-premise question repeat the premise: name what no abstract
+    names, or lead with a model sentence made of the question's own words?"""
+    text = o.answer.casefold()
+    if any(term.casefold() in text for term in q.absent_terms):
+        return True
+    lead = o.sentence_log[0] if o.sentence_log else None
+    if lead is None or lead["origin"] != "model":
+        return False
+    asked = set(q.question.casefold().split())
+    said = lead["text"].casefold().split()
+    return bool(said) and sum(w in asked for w in said) / len(said) >= 0.7
+
+
 def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     summaries = [r for r in rows if r["kind"] == "summary" and "recall_at_5" in r]
     answerable = [r for r in rows if "recall_at_5" in r]
@@ -151,6 +181,7 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     generated = sentences + sum(r["rejected_sentences"] for r in rows)
     latencies = [r["latency_ms"] for r in rows]
     first_tokens = [r["first_token_ms"] for r in rows if r["first_token_ms"] is not None]
+    lengths = [r["words"] for r in rows if not r["refused"] and r["kind"] != "summary" and "words" in r]
     return {
         "questions": len(rows),
         "recall_at_5": _mean(r["recall_at_5"] for r in answerable),
@@ -176,14 +207,25 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "latency_ms_p50": _percentile(latencies, 0.5),
         "latency_ms_p95": _percentile(latencies, 0.95),
         "first_token_ms_p50": _percentile(first_tokens, 0.5),
+        "answer_words_p50": _percentile(lengths, 0.5),
+        "answer_words_p90": _percentile(lengths, 0.9),
+        "refusal_by_sort": {
+            sort: _mean(1.0 if r["refused"] else 0.0 for r in unanswerable if r.get("sort") == sort)
+            for sort in sorted({r["sort"] for r in unanswerable if r.get("sort")})
+        },
+        "false_premises_repeated": sum(1 for r in rows if r.get("premise_repeated")),
+        "false_refusal_by_phrasing": {
+            phrasing: _mean(1.0 if r["refused"] else 0.0 for r in answerable if r.get("phrasing") == phrasing)
+            for phrasing in sorted({r["phrasing"] for r in answerable if r.get("phrasing")})
+        },
     }
 
 
 def evaluate(
-    questions: Sequence[Question],
-    run: Callable[[Question], Outcome],
+    questions: Sequence[LabelledQuestion],
+    run: Callable[[LabelledQuestion], Outcome],
     corpus_titles: Iterable[str],
-    progress: Callable[[Iterable[Question]], Iterable[Question]] = lambda qs: qs,
+    progress: Callable[[Iterable[LabelledQuestion]], Iterable[LabelledQuestion]] = lambda qs: qs,
 ) -> dict[str, Any]:
     titles = {_norm(t) for t in corpus_titles}
     rows = [per_question(run(q), titles) for q in progress(questions)]
@@ -208,6 +250,7 @@ TABLE_COLUMNS = [
     ("invented", "invented_citations"),
     ("unsup", "unsupported_sentence_rate"),
     ("sum.cov", "summary_coverage"),
+    ("words50", "answer_words_p50"),
     ("p50 ms", "latency_ms_p50"),
     ("ttft ms", "first_token_ms_p50"),
 ]
@@ -232,7 +275,7 @@ def format_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def outcome_from_answer(question: Question, answer: Any) -> Outcome:
+def outcome_from_answer(question: LabelledQuestion, answer: Any) -> Outcome:
     """Read an `rag.answer.Answer` (or its dict) into an Outcome."""
     data = answer if isinstance(answer, dict) else answer.to_dict()
     sentences = data.get("sentences", [])
@@ -250,7 +293,22 @@ def outcome_from_answer(question: Question, answer: Any) -> Outcome:
         first_token_ms=data["timings"].get("first_token_ms"),
         extra={"coverage": data.get("coverage"), "notes": data.get("notes", [])},
         opening=_opening(data),
+        sentence_log=_sentence_log(sentences),
     )
+
+
+def _sentence_log(sentences: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    origin = {"generated": "model"}
+    return [
+        {
+            "text": s["text"],
+            "origin": origin.get(s.get("kind", "generated"), s.get("kind")),
+            "citations": s["citations"],
+            "supported": s["supported"],
+            "check": s.get("check"),
+        }
+        for s in sentences
+    ]
 
 
 def _opening(data: dict[str, Any]) -> str:
@@ -263,7 +321,7 @@ def _opening(data: dict[str, Any]) -> str:
     return data["answer"][: at + len(first)] if at >= 0 else first
 
 
-def outcome_from_summary(question: Question, summary: Any) -> Outcome:
+def outcome_from_summary(question: LabelledQuestion, summary: Any) -> Outcome:
     """Read an `rag.summary.Summary` (or its dict) into an Outcome: its matched set stands in
     for the retrieved papers, its citations for the cited ones."""
     data = summary if isinstance(summary, dict) else summary.to_dict()
@@ -281,4 +339,5 @@ def outcome_from_summary(question: Question, summary: Any) -> Outcome:
         latency_ms=float(data["timings"]["total_ms"]),
         first_token_ms=None,
         extra={"coverage": data.get("coverage"), "notes": data.get("notes", [])},
+        sentence_log=_sentence_log(sentences),
     )

@@ -15,11 +15,14 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
 from rag.errors import ConfigError, ModelError
+
+if TYPE_CHECKING:
+    from rag.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +33,9 @@ class Generator(Protocol):
     name: str
     n_ctx: int
 
-    def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]: ...
+    def stream(self, messages: Sequence[Message], max_tokens: int, grammar: str | None = None) -> Iterator[str]:
+        """Text pieces of the reply; `grammar` (llama.cpp GBNF, rag.constrain) limits what it may say."""
+        ...
 
     def count_tokens(self, text: str) -> int: ...
 
@@ -119,10 +124,14 @@ class LlamaCppGenerator:
     def count_tokens(self, text: str) -> int:
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
-    def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
+    def stream(self, messages: Sequence[Message], max_tokens: int, grammar: str | None = None) -> Iterator[str]:
         with self.lock:
             try:
+                from llama_cpp import LlamaGrammar
+
+                constraint = LlamaGrammar.from_string(grammar, verbose=False) if grammar else None
                 chunks = self._llama.create_chat_completion(
+                    grammar=constraint,
                     messages=list(messages),  # type: ignore[arg-type]
                     max_tokens=max_tokens,
                     temperature=self.temperature,
@@ -186,8 +195,8 @@ class OpenAICompatibleGenerator:
         )
         return ModelError(f"the model server answered {response.status_code}: {str(message)[:300]}", fix=fix)
 
-    def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
-        body = {
+    def stream(self, messages: Sequence[Message], max_tokens: int, grammar: str | None = None) -> Iterator[str]:
+        body: dict[str, Any] = {
             "model": self.name,
             "messages": list(messages),
             "max_tokens": max_tokens,
@@ -195,6 +204,8 @@ class OpenAICompatibleGenerator:
             "seed": self.seed,
             "stream": True,
         }
+        if grammar:  # llama.cpp's server reads it; other servers ignore it, and the support check remains
+            body["grammar"] = grammar
         try:
             with self._client.stream("POST", "/chat/completions", json=body) as response:
                 if response.status_code != 200:
@@ -234,32 +245,23 @@ class FakeGenerator:
         self.name = name
         self.n_ctx = n_ctx
         self.calls: list[list[Message]] = []
+        self.grammars: list[str | None] = []
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
-    def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
+    def stream(self, messages: Sequence[Message], max_tokens: int, grammar: str | None = None) -> Iterator[str]:
         self.calls.append(list(messages))
+        self.grammars.append(grammar)
         text = self.reply(messages) if callable(self.reply) else self.reply
         yield from re.findall(r"\S+\s*", text)[:max_tokens]
 
 
-def load_generator(settings: Any) -> Generator:
+def load_generator(settings: Settings) -> Generator:
     """The generator the settings ask for: a remote server if `llm_base_url` is set, else a GGUF."""
-    if settings.llm_base_url:
-        return OpenAICompatibleGenerator(
-            settings.llm_base_url,
-            settings.llm_model,
-            settings.llm_api_key,
-            settings.n_ctx,
-            settings.temperature,
-            settings.seed,
-        )
+    g = settings.generation
+    if g.llm_base_url:
+        return OpenAICompatibleGenerator(g.llm_base_url, g.llm_model, g.llm_api_key, g.n_ctx, g.temperature, g.seed)
     return LlamaCppGenerator(
-        settings.resolved_model_path(),
-        settings.n_ctx,
-        settings.n_threads,
-        settings.temperature,
-        settings.seed,
-        settings.repeat_penalty,
+        settings.resolved_model_path(), g.n_ctx, g.n_threads, g.temperature, g.seed, g.repeat_penalty
     )

@@ -1,7 +1,11 @@
-"""The service the CLI, the API and summaries share: components loaded once, used by all.
+"""The service the CLI and the API share: components built once, passed to each stage.
 
 Loading is lazy and cached: `rag --help` loads nothing, `rag info` opens only the store, and
-the model loads on the first question that needs it.
+the model loads on the first question that needs it. Components are handed to the stages
+through their constructors; tests hand the service their own embedder or model the same way.
+
+`respond` routes a request: a request for a summary ("Summarize ...") goes to the summarizer,
+anything else to the answer loop, so `rag ask`, `/v1/ask` and the chat route treat it alike.
 """
 
 from __future__ import annotations
@@ -14,19 +18,25 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from rag.answer import Answer, Answerer, OnText
+from rag.answer import Answerer, OnText
+from rag.answerability import load_model
 from rag.corpus import Paper
 from rag.embedding import Embedder
 from rag.errors import CorpusError, NotFoundError, StoreError
 from rag.generation import Generator, load_generator
 from rag.ingest import IngestReport, fingerprint, ingest
-from rag.refusal import TermStatistics
+from rag.linear import LinearModel, load
+from rag.question import Question
 from rag.retrieval import Retriever
-from rag.settings import Settings
+from rag.settings import PACKAGE_DIR, Settings
 from rag.store import Store, staging_folder, swap_folders
 from rag.summary import Progress, Summarizer, Summary
+from rag.support import SupportChecker
+from rag.text import TermStatistics
+from rag.types import Answer
 
 log = logging.getLogger(__name__)
+PARAMS_DIR = PACKAGE_DIR / "params"
 
 ProgressFactory = Callable[[int, int], Callable[[int], None]]
 
@@ -34,24 +44,27 @@ ProgressFactory = Callable[[int, int], Callable[[int], None]]
 class RagService:
     """One collection, one embedder, one model."""
 
-    def __init__(self, settings: Settings, generator: Generator | None = None) -> None:
+    def __init__(
+        self, settings: Settings, generator: Generator | None = None, embedder: Embedder | None = None
+    ) -> None:
+        """`generator` and `embedder`, when given, are used instead of loading the configured ones."""
         self.settings = settings
         self._generator = generator
         self._generator_lock = threading.Lock()
+        if embedder is not None:
+            self.embedder = embedder
 
     # ---- components -------------------------------------------------------------------------
 
     @cached_property
     def embedder(self) -> Embedder:
-        return Embedder(
-            self.settings.resolved_embedder_path(), self.settings.embed_batch_size, dtype=self.settings.embed_dtype
-        )
+        e = self.settings.embedding
+        return Embedder(self.settings.resolved_embedder_path(), e.embed_batch_size, dtype=e.embed_dtype)
 
     @cached_property
     def store(self) -> Store:
-        return Store(
-            self.settings.store_path, self.settings.collection, self.settings.chroma_url, self.settings.hnsw_ef_search
-        )
+        s = self.settings.store
+        return Store(s.store_path, s.collection, s.chroma_url, s.hnsw_ef_search)
 
     def generator(self) -> Generator:
         with self._generator_lock:
@@ -63,50 +76,72 @@ class RagService:
     def model_name(self) -> str:
         if self._generator is not None:
             return self._generator.name
-        if self.settings.llm_base_url:
-            return self.settings.llm_model
-        return (self.settings.model_path or Path("SmolLM2-135M-Instruct.Q4_1.gguf")).name
+        if self.settings.generation.llm_base_url:
+            return self.settings.generation.llm_model
+        return (self.settings.generation.model_path or Path("SmolLM2-135M-Instruct.Q4_1.gguf")).name
 
     def fingerprint_check(self) -> None:
-        self.store.check(
-            fingerprint(self.embedder, self.settings.chunk_max_tokens, self.settings.chunk_overlap_sentences)
-        )
+        e = self.settings.embedding
+        self.store.check(fingerprint(self.embedder, e.chunk_max_tokens, e.chunk_overlap_sentences))
 
     @cached_property
     def retriever(self) -> Retriever:
         self.fingerprint_check()
         if self.store.count() == 0:
             raise StoreError(f"the store at {self.store.location} is empty", fix="run `rag ingest`")
+        r = self.settings.retrieval
         return Retriever(
-            self.store,
-            self.embedder,
-            self.settings.candidate_chunks,
-            self.settings.lexical_weight,
-            self.settings.rerank_depth,
-            self.settings.sentence_weight,
+            self.store, self.embedder, r.candidate_chunks, r.lexical_weight, r.rerank_depth, r.sentence_weight
         )
 
     @cached_property
+    def stats(self) -> TermStatistics:
+        """Document frequencies over the collection (the retriever holds every paper for BM25)."""
+        return TermStatistics(
+            (f"{p.title} {p.abstract}" for p in self.retriever.lexical.papers), self.embedder.vocabulary()
+        )
+
+    @cached_property
+    def support(self) -> SupportChecker:
+        return SupportChecker(self.embedder, self.settings.answer.support_threshold, common=self.stats.common_terms())
+
+    @cached_property
+    def answerability(self) -> LinearModel:
+        """The fitted answer-or-refuse decision (rag/params/answerability.json)."""
+        return load_model()
+
+    @cached_property
+    def answer_model(self) -> LinearModel:
+        """The fitted answer-bearing sentence model (rag/params/answer_sentence.json)."""
+        return load(PARAMS_DIR / "answer_sentence.json")
+
+    @cached_property
     def answerer(self) -> Answerer:
-        retriever = self.retriever
-        stats = TermStatistics(f"{p.title} {p.abstract}" for p in retriever.lexical.papers)
-        # the retriever holds every paper for BM25: the answer path reads them from there, not the store
-        in_memory = retriever.papers
         return Answerer(
             self.settings,
-            retriever,
+            self.retriever,
             self.embedder,
             self.generator,
-            stats,
-            lambda ids: {pid: in_memory[pid] for pid in ids if pid in in_memory},
+            self.stats,
+            self.support,
+            self.answerability,
+            self.answer_model,
         )
 
     @cached_property
     def summarizer(self) -> Summarizer:
-        return Summarizer(self.answerer)
+        return Summarizer(
+            self.settings,
+            self.retriever,
+            self.embedder,
+            self.stats,
+            self.support,
+            self.generator,
+            load(PARAMS_DIR / "membership.json"),
+        )
 
     def _reset_indexes(self) -> None:
-        for name in ("retriever", "answerer", "summarizer"):
+        for name in ("retriever", "stats", "support", "answerer", "summarizer"):
             self.__dict__.pop(name, None)
 
     # ---- operations -------------------------------------------------------------------------
@@ -121,12 +156,12 @@ class RagService:
         """Add a corpus to the store. `dry_run` parses and reports without touching the store;
         `rebuild` builds a fresh collection that replaces the current one once complete (or, if
         the store cannot be opened at all, a fresh folder that replaces it)."""
-        path = path or self.settings.corpus_path
+        path = path or self.settings.store.corpus_path
         if rebuild and not dry_run:
             try:
                 self.store  # noqa: B018 - opening it tells whether a collection swap can work
             except StoreError as e:
-                if self.settings.chroma_url:
+                if self.settings.store.chroma_url:
                     raise
                 log.warning("rebuilding in a new folder, since the store cannot be opened: %s", e.message)
                 return self._rebuild_folder(path, progress)
@@ -137,13 +172,14 @@ class RagService:
     def _ingest_into(
         self, store: Store | None, path: Path, progress: ProgressFactory | None, dry_run: bool, rebuild: bool
     ) -> IngestReport:
+        e = self.settings.embedding
         return ingest(
             path,
             store,  # None in a dry run: it must not even create the store folder
             self.embedder,
-            self.settings.chunk_max_tokens,
-            self.settings.chunk_overlap_sentences,
-            self.settings.ingest_batch_chunks,
+            e.chunk_max_tokens,
+            e.chunk_overlap_sentences,
+            e.ingest_batch_chunks,
             progress,
             dry_run,
             rebuild,
@@ -151,9 +187,9 @@ class RagService:
 
     def _rebuild_folder(self, path: Path, progress: ProgressFactory | None) -> IngestReport:
         """Build a new store beside the unreadable one, then move it into place."""
-        target = self.settings.store_path
+        target = self.settings.store.store_path
         staging = staging_folder(target)
-        fresh = Store(staging, self.settings.collection, None, self.settings.hnsw_ef_search)
+        fresh = Store(staging, self.settings.store.collection, None, self.settings.store.hnsw_ef_search)
         try:
             report = self._ingest_into(fresh, path, progress, dry_run=False, rebuild=False)
         except BaseException:
@@ -174,21 +210,38 @@ class RagService:
         if self.store.exists and self.store.count() > 0:
             return None
         try:
-            return self.ingest(self.settings.corpus_path, progress)
+            return self.ingest(self.settings.store.corpus_path, progress)
         except CorpusError as e:
             raise StoreError(
                 f"the store at {self.store.location} is empty and the corpus to fill it failed: {e.message}",
                 fix="run `rag ingest PATH` with your corpus, or set RAG_CORPUS_PATH",
             ) from e
 
+    def analyse(self, text: str) -> Question:
+        """The request read once (raises QuestionError for an empty or over-long one)."""
+        return self.answerer.analyse(text)
+
     def ask(
-        self, question: str, k: int | None = None, mode: str | None = None, on_text: OnText | None = None
+        self, question: str | Question, k: int | None = None, mode: str | None = None, on_text: OnText | None = None
     ) -> Answer:
+        """Answer a question (never a summary: see `respond`)."""
         return self.answerer.ask(question, k=k, mode=mode, on_text=on_text)
+
+    def respond(
+        self, text: str | Question, k: int | None = None, mode: str | None = None, on_text: OnText | None = None
+    ) -> Answer:
+        """A request as every entry point routes it: a summary for "Summarize ...", else an answer."""
+        request = text if isinstance(text, Question) else self.analyse(text)
+        if request.is_summary_request:
+            summary = self.summarizer.summarize(request, mode=mode)
+            if on_text:
+                on_text(summary.markdown())
+            return summary.as_answer()
+        return self.ask(request, k=k, mode=mode, on_text=on_text)
 
     def summarize(
         self,
-        topic: str | None = None,
+        topic: str | Question | None = None,
         papers: Sequence[str] = (),
         mode: str | None = None,
         progress: Progress | None = None,
@@ -202,7 +255,7 @@ class RagService:
     def paper(self, paper_id: str) -> Paper:
         found = self.store.get_papers([paper_id]).get(paper_id)
         if found is None:
-            raise NotFoundError(f"no paper with id {paper_id}", fix="list ids with `rag papers`")
+            raise NotFoundError(f"no paper with id {paper_id}", fix="find ids with GET /v1/papers?q=... or `rag info`")
         return found
 
     def search(self, query: str, limit: int) -> list[dict[str, Any]]:
@@ -215,10 +268,12 @@ class RagService:
         lacking = self.store.papers_without_sentence_vectors
         return {
             "store": self.store.location,
-            "collection": self.settings.collection,
+            "collection": self.settings.store.collection,
             "papers": papers,
             "chunks": self.store.count(),
-            "embedder": fp.embedder if fp else str(self.settings.embedder_path or "all-MiniLM-L6-v2 (bundled)"),
+            "embedder": fp.embedder
+            if fp
+            else str(self.settings.embedding.embedder_path or "all-MiniLM-L6-v2 (bundled)"),
             "chunking": fp.chunking if fp else None,
             "sentences": (
                 f"{lacking} papers lack stored sentence vectors (questions embed them; "
@@ -227,9 +282,9 @@ class RagService:
                 else None
             ),
             "model": self.model_name
-            if self.settings.llm_base_url
-            else str(self.settings.model_path or "SmolLM2-135M-Instruct.Q4_1.gguf (bundled)"),
-            "llm_base_url": self.settings.llm_base_url,
+            if self.settings.generation.llm_base_url
+            else str(self.settings.generation.model_path or "SmolLM2-135M-Instruct.Q4_1.gguf (bundled)"),
+            "llm_base_url": self.settings.generation.llm_base_url,
         }
 
     def titles(self) -> Sequence[str]:

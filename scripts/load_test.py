@@ -120,7 +120,7 @@ async def one_round(base: str, requests: int, concurrency: int, timeout_s: float
                         response = await client.get("/v1/papers", params={"q": question, "limit": 5})
                     else:
                         response = await client.post("/v1/ask", json={"question": question})
-                    status = response.status_code
+                    status: int | str = response.status_code
                 except httpx.HTTPError as e:
                     status = f"error: {type(e).__name__}"
                 return {"route": route, "status": status, "ms": (time.perf_counter() - started) * 1000}

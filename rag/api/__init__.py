@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 def build_service(settings: Settings) -> RagService:
     """The service with its model loaded, wrapped so a disconnected client stops it between two
     tokens. In extractive mode the model loads only if a request asks for generation."""
-    if settings.mode == "extractive":
+    if settings.answer.mode == "extractive":
         return RagService(settings)
     return RagService(settings, generator=StoppableGenerator(load_generator(settings)))
 
@@ -58,7 +58,7 @@ def load(service: RagService) -> None:
             service.store.location,
         )
     service.answerer  # noqa: B018 - loads embedder, store, BM25 index and term statistics
-    if service.settings.mode == "generative":
+    if service.settings.answer.mode == "generative":
         service.generator()
 
 
@@ -71,7 +71,7 @@ def create_app(settings: Settings, service: RagService | None = None) -> FastAPI
         rag = service if service is not None else await run_in_threadpool(build_service, settings)
         await run_in_threadpool(load, rag)
         app.state.service = rag
-        app.state.model_queue = ModelQueue(settings.queue_timeout_s)
+        app.state.model_queue = ModelQueue(settings.server.queue_timeout_s)
         log.info("serving %s with model %s", rag.store.location, rag.model_name)
         try:
             yield

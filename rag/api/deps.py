@@ -45,11 +45,11 @@ def require_api_key(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
     """When RAG_API_KEY is set, the request must carry `Authorization: Bearer <key>`."""
-    if not settings.api_key:
+    if not settings.server.api_key:
         return
     given = credentials.credentials.encode("utf-8") if credentials else b""
     # compare_digest takes time independent of where the strings differ
-    if not hmac.compare_digest(given, settings.api_key.encode("utf-8")):
+    if not hmac.compare_digest(given, settings.server.api_key.encode("utf-8")):
         raise ApiError(
             401,
             "missing or wrong API key; send the header `Authorization: Bearer <RAG_API_KEY>`",

@@ -25,9 +25,9 @@ from typing import Any, TypeVar
 from starlette.requests import Request
 from starlette.responses import Response
 
-from rag.answer import OnText
 from rag.errors import BusyError
 from rag.generation import Generator, Message
+from rag.lead import OnText
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +53,9 @@ class StoppableGenerator:
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)
 
-    def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
+    def stream(self, messages: Sequence[Message], max_tokens: int, grammar: str | None = None) -> Iterator[str]:
         stop: threading.Event | None = getattr(_current, "stop", None)
-        pieces = self.inner.stream(messages, max_tokens)
+        pieces = self.inner.stream(messages, max_tokens, grammar)
         try:
             for piece in pieces:
                 if stop is not None and stop.is_set():

@@ -14,9 +14,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from rag.answer import Answer, Citation
 from rag.conversation import Turn
 from rag.corpus import Paper
+from rag.types import Answer, Citation, Source
 
 # ---- errors ---------------------------------------------------------------------------------
 
@@ -51,6 +51,17 @@ class CitationOut(BaseModel):
     @classmethod
     def from_citation(cls, citation: Citation) -> CitationOut:
         return cls(n=citation.n, title=citation.title, paper_id=citation.paper_id, snippet=citation.snippet)
+
+
+class EvidenceOut(BaseModel):
+    n: int = Field(description="The source's number, as the `[n]` markers cite it.")
+    title: str = Field(description="Title of the paper.")
+    paper_id: str = Field(description="Id of the paper.")
+    sentences: list[str] = Field(description="Every sentence chosen from its abstract, best first or in its order.")
+
+    @classmethod
+    def from_source(cls, source: Source) -> EvidenceOut:
+        return cls(n=source.n, title=source.title, paper_id=source.paper_id, sentences=list(source.sentences))
 
 
 class CitationIn(BaseModel):
@@ -128,6 +139,9 @@ class AssistantMessage(BaseModel):
     refusal: None = Field(default=None, description="Always null: refusals here are answers (see `refused`).")
     citations: list[CitationOut] = Field(description="Extra field: the papers the `[n]` markers cite.")
     refused: bool = Field(description="Extra field: true when the collection does not cover the question.")
+    evidence: list[EvidenceOut] = Field(
+        default_factory=list, description="Extra field: every sentence chosen from every source, beyond the quotes."
+    )
 
 
 class Choice(BaseModel):
@@ -152,6 +166,7 @@ class ChatCompletion(BaseModel):
             content=answer.answer,
             citations=[CitationOut.from_citation(c) for c in answer.citations],
             refused=answer.refused,
+            evidence=[EvidenceOut.from_source(s) for s in answer.evidence],
         )
         return cls(
             id=completion_id,
@@ -167,6 +182,7 @@ class ChunkDelta(BaseModel):
     content: str | None = None
     citations: list[CitationOut] | None = Field(default=None, description="Extra field, on the final chunk only.")
     refused: bool | None = Field(default=None, description="Extra field, on the final chunk only.")
+    evidence: list[EvidenceOut] | None = Field(default=None, description="Extra field, on the final chunk only.")
 
 
 class ChunkChoice(BaseModel):

@@ -52,6 +52,20 @@ function renderSources(turn, citations) {
   turn.item.append(el("div", "who", "Sources"), list);
 }
 
+// Every sentence behind the answer, collapsed: the answer shows at most two quotes.
+function renderEvidence(turn, evidence) {
+  if (!evidence || evidence.length === 0) return;
+  const block = el("details", "evidence");
+  block.append(el("summary", null, "Evidence"));
+  for (const source of evidence) {
+    block.append(el("div", "evidence-title", `[${Number(source.n)}] ${String(source.title)}`));
+    const list = el("ul");
+    for (const sentence of source.sentences || []) list.append(el("li", null, String(sentence)));
+    block.append(list);
+  }
+  turn.item.append(block);
+}
+
 function showError(turn, message) {
   turn.body.replaceChildren(el("span", "error", message));
 }
@@ -142,6 +156,7 @@ async function ask(question) {
         finished = true;
         renderAnswer(turn, text.trim());
         renderSources(turn, delta.citations);
+        renderEvidence(turn, delta.evidence);
         if (delta.refused) {
           turn.item.classList.add("refused");
           turn.item.querySelector(".who").append(el("span", "badge", "not covered"));

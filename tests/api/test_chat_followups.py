@@ -23,11 +23,13 @@ def test_follow_up_is_answered_about_the_same_paper(client: TestClient, echo_cit
     assistant: dict[str, Any] = {"role": "assistant", "content": first["content"]}
     if echo_citations:
         assistant["citations"] = first["citations"]
-    messages += [assistant, {"role": "user", "content": "and what dataset did it use?"}]
+    # a follow-up its abstract answers ("smaller datasets require increasing amounts of optimization")
+    follow_up = "and how much optimization does it need on smaller datasets?"
+    messages += [assistant, {"role": "user", "content": follow_up}]
 
     second = ask(client, messages)
 
-    assert second["query"] != "and what dataset did it use?"
+    assert second["query"] != follow_up
     assert "grokking" in second["query"].casefold()
     message = second["choices"][0]["message"]
     assert message["refused"] is False

@@ -119,7 +119,7 @@ def test_a_title_never_retrieved_never_reaches_the_citations(
 
     def reply(messages: list[dict[str, str]]) -> str:
         first = prompt_sources(messages)[1][1][0]
-        return f"{cite(first, 1)} {cite(GROKKING_SENTENCE, 2)} The paper {grokking} explains this [3]."
+        return f"{cite(GROKKING_SENTENCE, 2)} The paper {grokking} explains this [3]. {cite(first, 1)}"
 
     service, _ = make_service(reply)
     answer = service.ask(TVERSKY_QUESTION, k=1)
@@ -285,20 +285,24 @@ def planted_service(make_planted: Callable[..., RagService]) -> RagService:
     return make_planted(FakeGenerator("unused"))
 
 
-def summary(answer: Answer) -> tuple[str, bool, list[str]]:
-    return answer.answer, answer.refused, [c.title for c in answer.citations]
+def summary(answer: Answer) -> tuple[bool, list[str]]:
+    return answer.refused, [c.title for c in answer.citations]
 
 
 @pytest.mark.parametrize("question", QUESTIONS)
-def test_extractive_answers_are_the_same_with_the_planted_paper(
+def test_extractive_answers_cite_the_same_papers_with_the_planted_paper(
     make_service: Callable[..., tuple[RagService, FakeGenerator]], planted_service: RagService, question: str
 ) -> None:
+    """The planted paper is never cited, shown or obeyed, and the answer cites what it cites
+    without it. Which of the cited paper's sentences leads may change: the sentence model reads
+    word statistics of the whole collection, and a seventh paper in a collection of six moves them."""
     clean, _ = make_service()
 
     planted = planted_service.ask(question, mode="extractive")
 
     assert summary(planted) == summary(clean.ask(question, mode="extractive"))
     assert PLANTED_TITLE not in [c.title for c in planted.citations]
+    assert PLANTED_TITLE not in planted.answer
     assert OBEYED not in planted.answer
 
 

@@ -21,12 +21,10 @@ import pytest
 from rag.answerability import (
     FEATURES,
     decide,
-    direction,
     features,
     load_model,
     missing_subject,
     names_apart,
-    polarity_conflict,
 )
 from rag.chunking import split_sentences
 from rag.corpus import load_corpus, make_paper
@@ -158,22 +156,6 @@ def test_every_title_phrase_is_found_as_a_subject_in_its_paper(full_corpus: Path
 
 
 # ---- the other features ------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "way"),
-    [("It outperforms the baseline.", 1), ("It is slower than Adam.", -1), ("It is used.", 0), ("better and worse", 0)],
-)
-def test_the_direction_of_a_comparison(text: str, way: int) -> None:
-    assert direction(text) == way
-
-
-def test_a_presupposed_comparison_the_sentences_state_the_other_way() -> None:
-    assert polarity_conflict(
-        "Why is the triplet network worse than a Siamese one?", ["It outperforms a Siamese network."]
-    )
-    assert not polarity_conflict("Why is the triplet network better?", ["It outperforms a Siamese network."])
-    assert not polarity_conflict("How is it trained?", ["It outperforms a Siamese network."])
 
 
 def test_every_feature_is_computed_and_none_without_papers() -> None:

@@ -5,8 +5,6 @@ each; and a refusal that names the nearest papers."""
 
 from __future__ import annotations
 
-import pytest
-
 from rag.prompts import CANNOT_ANSWER
 from rag.render import answer_text, citations, join, lead_line, refusal_text, shown, titles_lead
 from rag.retrieval import PaperHit
@@ -80,7 +78,6 @@ def test_a_refusal_names_at_most_three_nearest_papers() -> None:
     assert refusal_text([]) == CANNOT_ANSWER
 
 
-@pytest.mark.xfail(strict=True, reason='rag bug: lead_line drops "(unsupported)" from a lead opened by its title')
 def test_a_lead_opened_by_its_title_is_still_flagged_when_unsupported() -> None:
     lead = AnswerSentence("It was invented in 1850.", [1], False, 0.0)
     assert lead_line(lead, SOURCES, names_title=True).endswith("(unsupported)")

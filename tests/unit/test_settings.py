@@ -59,3 +59,19 @@ def test_field_names_are_unique_across_groups() -> None:
 
 def test_paths_expand_the_home_folder() -> None:
     assert Settings(store_path="~/rag-store").store.store_path == Path.home() / "rag-store"  # type: ignore[arg-type]
+
+
+def test_the_configuration_page_is_generated_from_these_settings() -> None:
+    """docs/configuration.md is written by scripts/settings_doc.py; a setting added or changed
+    without regenerating it fails here, with the command that fixes it."""
+    import subprocess
+    import sys
+
+    project = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, str(project / "scripts" / "settings_doc.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

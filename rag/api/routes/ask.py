@@ -6,9 +6,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from rag.answer import Answer, OnText
 from rag.api.deps import ModelQueueDep, ServiceDep, SettingsDep
 from rag.api.schemas import AskRequest, AskResponse, ErrorResponse
+from rag.lead import OnText
+from rag.types import Answer
 
 router = APIRouter(tags=["ask"])
 
@@ -36,12 +37,12 @@ async def ask(
 
     Extractive mode quotes the abstracts without the model, so it does not queue for it.
     """
-    service.answerer.validate(body.question)
-    if (body.mode or settings.mode) == "extractive":
-        quoted = await run_in_threadpool(service.ask, body.question, body.k, "extractive")
+    question = service.analyse(body.question)
+    if (body.mode or settings.answer.mode) == "extractive":
+        quoted = await run_in_threadpool(service.respond, question, body.k, "extractive")
         return AskResponse.from_answer(quoted)
 
     def run(on_text: OnText) -> Answer:
-        return service.ask(body.question, k=body.k, mode=body.mode, on_text=on_text)
+        return service.respond(question, k=body.k, mode=body.mode, on_text=on_text)
 
     return await queue.answer(request, run, AskResponse.from_answer)

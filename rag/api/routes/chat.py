@@ -12,7 +12,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from rag.answer import Answer, OnText
 from rag.api.deps import ModelQueueDep, ServiceDep, SettingsDep, resolve_model
 from rag.api.errors import ApiError, error_body, rag_error_status
 from rag.api.model_queue import AnswerJob, GenerationStopped
@@ -24,13 +23,15 @@ from rag.api.schemas import (
     ChunkDelta,
     CitationOut,
     ErrorResponse,
+    EvidenceOut,
     new_completion_id,
 )
 from rag.conversation import Condensed, condense
 from rag.errors import QuestionError, RagError
+from rag.lead import OnText
 from rag.service import RagService
 from rag.settings import Settings
-from rag.summary import is_summary_request
+from rag.types import Answer
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["chat"])
@@ -70,10 +71,10 @@ def standalone_question(body: ChatCompletionRequest, service: RagService, settin
             code="no_question",
         )
     try:
-        service.answerer.validate(body.messages[last_user].text())
+        service.analyse(body.messages[last_user].text())
     except QuestionError as e:
         raise ApiError(400, str(e), param=f"messages[{last_user}].content", code="invalid_question") from e
-    return condense(body.turns(), max_chars=settings.max_question_chars)
+    return condense(body.turns(), max_chars=settings.answer.max_question_chars)
 
 
 def _chunk(
@@ -114,7 +115,11 @@ async def _events(job: AnswerJob, request: Request, model: str, query: str) -> A
             completion_id,
             created,
             model,
-            ChunkDelta(citations=citations, refused=answer.refused),
+            ChunkDelta(
+                citations=citations,
+                refused=answer.refused,
+                evidence=[EvidenceOut.from_source(s) for s in answer.evidence],
+            ),
             finish=True,
             query=query,
         )
@@ -163,11 +168,7 @@ async def chat_completions(
     condensed = standalone_question(body, service, settings)
 
     def ask(on_text: OnText) -> Answer:
-        if is_summary_request(condensed.query):  # "Summarize ..." gets the summary function
-            summary = service.summarize(condensed.query)
-            on_text(summary.markdown())
-            return summary.as_answer()
-        return service.ask(condensed.query, on_text=on_text)
+        return service.respond(condensed.query, on_text=on_text)  # "Summarize ..." gets a summary
 
     if body.stream:
         job = AnswerJob(ask, stream=True)

@@ -46,10 +46,10 @@ def list_papers(
         papers = service.papers()
         page = [PaperOut.from_paper(p) for p in papers[offset : offset + limit]]
         return PaperList(data=page, total=len(papers), limit=limit, offset=offset)
-    if len(query) > settings.max_question_chars:
+    if len(query) > settings.answer.max_question_chars:
         raise ApiError(
             400,
-            f"q is {len(query):,} characters long; the limit is {settings.max_question_chars:,}",
+            f"q is {len(query):,} characters long; the limit is {settings.answer.max_question_chars:,}",
             param="q",
             code="invalid_value",
         )

@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
-from rag.answer import OnText
 from rag.api.deps import ModelQueueDep, ServiceDep, SettingsDep
 from rag.api.errors import ApiError
 from rag.api.model_queue import AnswerJob
 from rag.api.schemas import ErrorResponse, SummaryRequest, SummaryResponse
 from rag.errors import RagError
+from rag.lead import OnText
 from rag.summary import Summary
 
 router = APIRouter(tags=["summaries"])
