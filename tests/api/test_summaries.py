@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from api_helpers import GROKKING, ScriptedModel, sse_events
 from fastapi.testclient import TestClient
+from summary_phrasings import PHRASINGS, opening_names
 
 
 def test_topic_summary_cites_every_sentence(client: TestClient, model: ScriptedModel) -> None:
@@ -59,3 +61,16 @@ def test_chat_summary_request_is_routed_to_summaries(client: TestClient, model: 
     message = response.json()["choices"][0]["message"]
     assert re.match(r'\d+ papers? in the collection match(?:es)? "grokking"', message["content"])
     assert "**Sources**" in message["content"] and GROKKING in {c["title"] for c in message["citations"]}
+
+
+@pytest.mark.parametrize(("request_text", "topic"), PHRASINGS)
+def test_every_phrasing_gives_the_same_topic_in_summaries_and_chat(
+    client: TestClient, model: ScriptedModel, request_text: str, topic: str
+) -> None:
+    summary = client.post("/v1/summaries", json={"topic": request_text, "mode": "extractive"})
+    assert summary.status_code == 200, summary.text
+    assert summary.json()["topic"] == topic and opening_names(summary.json()["markdown"], topic)
+
+    chat = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": request_text}]})
+    assert chat.status_code == 200, chat.text
+    assert opening_names(chat.json()["choices"][0]["message"]["content"], topic)

@@ -5,6 +5,7 @@ for a summary, its topic."""
 from __future__ import annotations
 
 import pytest
+from summary_phrasings import PHRASINGS
 
 from rag.errors import QuestionError
 from rag.question import Question, analyse, topic_phrase, validate
@@ -96,6 +97,11 @@ def test_summary_requests_are_recognised() -> None:
         topic_phrase("Summarize what the collection says about self-supervised learning.") == "self-supervised learning"
     )
     assert analyse("Summarize what the collection says about grokking").topic == "grokking"
+
+
+@pytest.mark.parametrize(("request_text", "topic"), PHRASINGS)
+def test_the_topic_is_taken_from_every_phrasing(request_text: str, topic: str) -> None:
+    assert analyse(request_text).topic == topic
 
 
 def test_questions_are_validated() -> None:
