@@ -5,6 +5,10 @@
 speaks the OpenAI chat API: llama.cpp's server, vLLM, Ollama) and `FakeGenerator` (scripted
 replies, for tests). Every stream goes through `guard_repetition`, since the tiny default model
 loops.
+
+Each stream reports the tokens the model read and wrote to the `metered()` block around it on
+the same thread, so an answer that calls the model several times (or not at all) can say how
+many tokens it cost: the API's `usage` object.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -27,6 +33,48 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Message = dict[str, str]
+
+
+@dataclass
+class TokenUsage:
+    """Tokens the model read (`prompt_tokens`) and wrote (`completion_tokens`), summed over calls."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    calls: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+_meter = threading.local()  # the TokenUsage of the `metered()` block running on this thread
+
+
+@contextmanager
+def metered() -> Iterator[TokenUsage]:
+    """Count every generation on this thread inside the block. The model runs on the thread that
+    asks it (the API's model thread, the CLI's main thread), so a thread-local is enough."""
+    outer: TokenUsage | None = getattr(_meter, "usage", None)
+    usage = TokenUsage()
+    _meter.usage = usage
+    try:
+        yield usage
+    finally:
+        _meter.usage = outer
+        if outer is not None:  # a nested block also counts towards the one around it
+            outer.prompt_tokens += usage.prompt_tokens
+            outer.completion_tokens += usage.completion_tokens
+            outer.calls += usage.calls
+
+
+def report_usage(prompt_tokens: int, completion_tokens: int) -> None:
+    """Add one generation's tokens to the `metered()` block around it, if any."""
+    usage: TokenUsage | None = getattr(_meter, "usage", None)
+    if usage is not None:
+        usage.prompt_tokens += max(0, prompt_tokens)
+        usage.completion_tokens += max(0, completion_tokens)
+        usage.calls += 1
 
 
 class Generator(Protocol):
@@ -126,6 +174,12 @@ class LlamaCppGenerator:
 
     def stream(self, messages: Sequence[Message], max_tokens: int, grammar: str | None = None) -> Iterator[str]:
         with self.lock:
+            # llama.cpp streams no usage, so it is read off the context: when the first piece
+            # arrives the prompt has been evaluated and nothing else (n_tokens = prompt tokens,
+            # after the chat template); every sampled token is then evaluated before the next
+            # one is sampled, except the last (see Llama.generate).
+            prompt_tokens: int | None = None
+            finish: str | None = None
             try:
                 from llama_cpp import LlamaGrammar
 
@@ -141,12 +195,22 @@ class LlamaCppGenerator:
                     stream=True,
                 )
                 for chunk in chunks:
-                    delta: Any = chunk["choices"][0]["delta"]  # type: ignore[index]
+                    if prompt_tokens is None:
+                        prompt_tokens = self._llama.n_tokens
+                    choice: Any = chunk["choices"][0]  # type: ignore[index]
+                    finish = choice.get("finish_reason") or finish
+                    delta: Any = choice["delta"]
                     content = delta.get("content") if isinstance(delta, dict) else None
                     if content:
                         yield str(content)
             except (RuntimeError, ValueError) as e:
                 raise ModelError(f"generation failed: {e}", fix="try a shorter question or another model") from e
+            finally:
+                if prompt_tokens is not None:
+                    # an end-of-text token ("stop") is sampled and never evaluated, and it is
+                    # not part of the text; any other ending leaves one sampled token unevaluated
+                    unevaluated = 0 if finish == "stop" else 1
+                    report_usage(prompt_tokens, self._llama.n_tokens - prompt_tokens + unevaluated)
 
 
 class OpenAICompatibleGenerator:
@@ -203,13 +267,20 @@ class OpenAICompatibleGenerator:
             "temperature": self.temperature,
             "seed": self.seed,
             "stream": True,
+            # the server's own token counts arrive in a last chunk; servers that predate the
+            # option ignore it, and then the counts are this class's estimate
+            "stream_options": {"include_usage": True},
         }
         if grammar:  # llama.cpp's server reads it; other servers ignore it, and the support check remains
             body["grammar"] = grammar
+        usage: dict[str, Any] | None = None
+        written: list[str] = []
+        answered = False
         try:
             with self._client.stream("POST", "/chat/completions", json=body) as response:
                 if response.status_code != 200:
                     raise self._refused(response)
+                answered = True
                 for line in response.iter_lines():
                     if not line.startswith("data:"):
                         continue  # SSE comments, keep-alives, event names
@@ -227,14 +298,23 @@ class OpenAICompatibleGenerator:
                         error = event["error"]
                         message = error.get("message", error) if isinstance(error, dict) else error
                         raise ModelError(f"the model server failed mid-answer: {message}", fix="try again")
+                    if isinstance(event.get("usage"), dict):
+                        usage = event["usage"]
                     choices = event.get("choices") or [{}]
                     delta = (choices[0].get("delta") or {}).get("content")
                     if delta:
+                        written.append(delta)
                         yield delta
         except httpx.HTTPError as e:
             raise ModelError(
                 f"cannot reach the model server at {self.base_url}: {e}", fix="start it, or unset RAG_LLM_BASE_URL"
             ) from e
+        finally:
+            if usage is not None:
+                report_usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+            elif answered:
+                prompt = "".join(m.get("content", "") for m in messages)
+                report_usage(self.count_tokens(prompt), self.count_tokens("".join(written)))
 
 
 class FakeGenerator:
@@ -254,7 +334,13 @@ class FakeGenerator:
         self.calls.append(list(messages))
         self.grammars.append(grammar)
         text = self.reply(messages) if callable(self.reply) else self.reply
-        yield from re.findall(r"\S+\s*", text)[:max_tokens]
+        written = 0
+        try:
+            for piece in re.findall(r"\S+\s*", text)[:max_tokens]:
+                written += 1
+                yield piece
+        finally:  # a word is a token here, as in count_tokens
+            report_usage(sum(self.count_tokens(m.get("content", "")) for m in messages), written)
 
 
 def load_generator(settings: Settings) -> Generator:

@@ -23,7 +23,7 @@ from rag.answerability import load_model
 from rag.corpus import Paper
 from rag.embedding import Embedder
 from rag.errors import CorpusError, NotFoundError, StoreError
-from rag.generation import Generator, load_generator
+from rag.generation import Generator, load_generator, metered
 from rag.ingest import IngestReport, fingerprint, ingest
 from rag.linear import LinearModel, load
 from rag.question import Question
@@ -224,8 +224,11 @@ class RagService:
     def ask(
         self, question: str | Question, k: int | None = None, mode: str | None = None, on_text: OnText | None = None
     ) -> Answer:
-        """Answer a question (never a summary: see `respond`)."""
-        return self.answerer.ask(question, k=k, mode=mode, on_text=on_text)
+        """Answer a question (never a summary: see `respond`), with the model's tokens in `usage`."""
+        with metered() as usage:
+            answer = self.answerer.ask(question, k=k, mode=mode, on_text=on_text)
+        answer.usage = usage
+        return answer
 
     def respond(
         self, text: str | Question, k: int | None = None, mode: str | None = None, on_text: OnText | None = None
@@ -233,10 +236,13 @@ class RagService:
         """A request as every entry point routes it: a summary for "Summarize ...", else an answer."""
         request = text if isinstance(text, Question) else self.analyse(text)
         if request.is_summary_request:
-            summary = self.summarizer.summarize(request, mode=mode)
+            with metered() as usage:
+                summary = self.summarizer.summarize(request, mode=mode)
             if on_text:
                 on_text(summary.markdown())
-            return summary.as_answer()
+            answer = summary.as_answer()
+            answer.usage = usage
+            return answer
         return self.ask(request, k=k, mode=mode, on_text=on_text)
 
     def summarize(

@@ -309,6 +309,16 @@ class ServerSettings(_Group):
     queue_timeout_s: float = Field(
         default=30.0, ge=0.0, le=3600.0, description="Longest wait for the model before answering 503."
     )
+    # The openai SDK does not retry at all when Retry-After exceeds 120 s (MAX_RETRY_AFTER_DELAY in
+    # openai/_constants.py, openai 3.57), so the cap stays well under it; under load the uncapped
+    # estimate reached 947 s (issue 18).
+    retry_after_max_s: int = Field(
+        default=60,
+        ge=1,
+        le=120,
+        description="Cap on the Retry-After seconds of a 503 (the estimate is the measured time of a model "
+        "turn times the turns ahead).",
+    )
 
 
 class InterfaceSettings(_Group):

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from rag.generation import TokenUsage
 from rag.retrieval import PaperHit
 
 
@@ -100,6 +101,7 @@ class Answer:
     kind: str = "answer"  # or "summary", for a request routed to the summarizer
     evidence: list[Source] = field(default_factory=list)  # every source with the sentences chosen from it
     rejected: list[AnswerSentence] = field(default_factory=list)  # model sentences the support check rejected
+    usage: TokenUsage = field(default_factory=TokenUsage)  # the model's tokens; zero when it was not asked
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -119,6 +121,11 @@ class Answer:
             "notes": self.notes,
             "kind": self.kind,
             "rejected_sentences": [s.to_dict() for s in self.rejected],
+            "usage": {
+                "prompt_tokens": self.usage.prompt_tokens,
+                "completion_tokens": self.usage.completion_tokens,
+                "total_tokens": self.usage.total_tokens,
+            },
             "evidence": [
                 {"n": s.n, "title": s.title, "paper_id": s.paper_id, "sentences": list(s.sentences)}
                 for s in self.evidence

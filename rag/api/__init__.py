@@ -22,7 +22,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI
-from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from rag.api.deps import require_api_key
@@ -71,7 +70,7 @@ def create_app(settings: Settings, service: RagService | None = None) -> FastAPI
         rag = service if service is not None else await run_in_threadpool(build_service, settings)
         await run_in_threadpool(load, rag)
         app.state.service = rag
-        app.state.model_queue = ModelQueue(settings.server.queue_timeout_s)
+        app.state.model_queue = ModelQueue(settings.server.queue_timeout_s, settings.server.retry_after_max_s)
         log.info("serving %s with model %s", rag.store.location, rag.model_name)
         try:
             yield
@@ -103,5 +102,5 @@ def create_app(settings: Settings, service: RagService | None = None) -> FastAPI
 
     app.include_router(health.router)
     app.include_router(page.router)
-    app.mount("/static", StaticFiles(directory=page.STATIC_DIR), name="static")
+    app.mount("/static", page.PageFiles(directory=page.STATIC_DIR), name="static")
     return app

@@ -102,7 +102,9 @@ def rag_error_status(error: RagError) -> tuple[int, str, str | None]:
 
 
 def _location(loc: Sequence[Any]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    # pydantic names the member of a union it tried ("list[TextPart]", "function-after[...]");
+    # the client's field is the path without them
+    parts = [str(p) for p in loc if p not in ("body", "query", "path") and (str(p).isdigit() or str(p).isidentifier())]
     out = ""
     for part in parts:
         out += f"[{part}]" if part.isdigit() else (f".{part}" if out else part)

@@ -1,7 +1,8 @@
 """The model is single-user: one generation at a time, a bounded wait for a turn, and a way out.
 
 - `ModelQueue` hands out turns in arrival order. A request that waits longer than
-  `queue_timeout_s` gets `BusyError` (503 with Retry-After) instead of hanging.
+  `queue_timeout_s` gets `BusyError` (503 with Retry-After) instead of hanging. Retry-After is
+  `retry_after_s`: the measured time of a turn times the turns ahead, capped.
 - `AnswerJob` runs one blocking `service.ask` on the queue's model thread and hands its verified
   sentences to the event loop as they come. The turn passes on only when that thread has
   finished, so a cancelled request can never overlap two generations.
@@ -139,26 +140,49 @@ class AnswerJob:
             watcher.cancel()
 
 
+# Weight of the newest turn in the moving average of a turn's length: recent turns count most
+# (a burst of long summaries should raise the estimate within a few turns), older ones fade.
+SERVICE_TIME_WEIGHT = 0.3
+
+
+def retry_after_s(service_s: float, running_for_s: float | None, waiting: int, cap_s: int) -> int:
+    """Whole seconds until a turned-away client could expect a turn: what is left of the running
+    turn (`service_s`, the measured length of a turn, less `running_for_s`; nothing when idle)
+    plus one turn for each of the `waiting` requests ahead of it. At least 1, at most `cap_s`:
+    past the cap the estimate extrapolates turns that have not started, and clients stop
+    honouring long waits (the openai SDK does not retry beyond 120 s)."""
+    left = 0.0 if running_for_s is None else max(0.0, service_s - running_for_s)
+    return max(1, min(cap_s, math.ceil(left + service_s * max(0, waiting))))
+
+
 class ModelQueue:
     """Turns at the model, first come first served, with a bounded wait."""
 
-    def __init__(self, timeout_s: float) -> None:
+    def __init__(self, timeout_s: float, retry_after_max_s: int = 60) -> None:
         self.timeout_s = timeout_s
+        self.retry_after_max_s = retry_after_max_s
         self._lock = asyncio.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-model")
         self._current: AnswerJob | None = None
         self._started = 0.0
-        self._typical_s = 2.0  # moving average of a turn, for Retry-After
+        self._service_s: float | None = None  # moving average of a finished turn's length
         self.waiting = 0
 
     @property
     def busy(self) -> bool:
         return self._lock.locked()
 
+    @property
+    def service_s(self) -> float | None:
+        """The measured length of a turn (a moving average), or None before the first ends."""
+        return self._service_s
+
     def retry_after(self) -> int:
-        """Seconds a turned-away client should wait: the typical turn times those ahead of it."""
-        running_left = max(0.0, self._typical_s - (time.monotonic() - self._started)) if self.busy else 0.0
-        return max(1, math.ceil(running_left + self._typical_s * self.waiting))
+        """Seconds a turned-away client should wait (see `retry_after_s`). Before any turn has
+        finished, the running turn's time so far is the only measurement there is."""
+        running_for = time.monotonic() - self._started if self.busy else None
+        service = self._service_s if self._service_s is not None else (running_for or 0.0)
+        return retry_after_s(service, running_for, self.waiting, self.retry_after_max_s)
 
     async def _acquire(self) -> None:
         self.waiting += 1
@@ -175,7 +199,8 @@ class ModelQueue:
 
     def _release(self) -> None:
         held = time.monotonic() - self._started
-        self._typical_s = 0.7 * self._typical_s + 0.3 * held
+        previous = self._service_s if self._service_s is not None else held
+        self._service_s = (1 - SERVICE_TIME_WEIGHT) * previous + SERVICE_TIME_WEIGHT * held
         self._current = None
         self._lock.release()
 

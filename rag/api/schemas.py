@@ -3,6 +3,10 @@
 The chat schemas follow OpenAI's chat-completions API so its clients work unchanged; what the
 project adds is documented on each field: `citations` and `refused` on the assistant message
 (on the final chunk's delta when streaming) and `query`, the standalone retrieval query.
+
+Every text a request carries is checked to be encodable (`Text`): JSON may spell a lone UTF-16
+surrogate ("\\ud800"), which Python decodes into a string that no tokenizer or UTF-8 encoder
+takes. Such a request is a 400 naming the field, never a 500 from deep in the pipeline.
 """
 
 from __future__ import annotations
@@ -10,13 +14,30 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
+from rag.api.sources import answer_footer, split_footer
 from rag.conversation import Turn
 from rag.corpus import Paper
+from rag.generation import TokenUsage
 from rag.types import Answer, Citation, Source
+
+
+def _encodable(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValueError(
+            f"the text holds {text[e.start : e.end]!r} at character {e.start}, a lone UTF-16 surrogate "
+            "that is not valid Unicode; send the text as UTF-8, or escape a character outside the "
+            "Basic Multilingual Plane as a surrogate pair"
+        ) from None
+    return text
+
+
+Text = Annotated[str, AfterValidator(_encodable)]
 
 # ---- errors ---------------------------------------------------------------------------------
 
@@ -39,7 +60,7 @@ class ErrorResponse(BaseModel):
 
 class TextPart(BaseModel):
     type: Literal["text"]
-    text: str
+    text: Text
 
 
 class CitationOut(BaseModel):
@@ -70,7 +91,7 @@ class CitationIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     n: int | None = None
-    title: str = Field(max_length=2000)
+    title: Text = Field(max_length=2000)
     paper_id: str | None = None
 
 
@@ -78,7 +99,7 @@ class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     role: Literal["system", "developer", "user", "assistant"]
-    content: str | list[TextPart] | None = None
+    content: Text | list[TextPart] | None = None
     citations: list[CitationIn] | None = Field(
         default=None,
         description="On assistant messages: the `citations` this API returned with them. "
@@ -94,13 +115,23 @@ class ChatMessage(BaseModel):
         return "".join(part.text for part in self.content)
 
 
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    include_usage: StrictBool = Field(
+        default=False, description="Send a last chunk, before [DONE], with empty `choices` and the `usage`."
+    )
+
+
 class ChatCompletionRequest(BaseModel):
     """The OpenAI request body. Sampling fields are accepted and ignored: the server's settings
-    decide how the model samples, so that answers stay reproducible and checkable."""
+    decide how the model samples, so that answers stay reproducible and checkable. Fields that
+    would change what the answer is (`tools`, `tool_choice`, `response_format` other than text)
+    are refused with a 400 rather than ignored: see `unsupported`."""
 
     model_config = ConfigDict(extra="ignore")
 
-    model: str | None = Field(default=None, description="The configured model's id (see GET /v1/models) or `rag`.")
+    model: Text | None = Field(default=None, description="The configured model's id (see GET /v1/models) or `rag`.")
     messages: list[ChatMessage] = Field(
         min_length=1,
         description="The conversation, oldest first; the last message is the user's question.",
@@ -117,7 +148,40 @@ class ChatCompletionRequest(BaseModel):
     stop: str | list[str] | None = Field(default=None, description="Ignored.")
     seed: int | None = Field(default=None, description="Ignored; RAG_SEED applies.")
     user: str | None = Field(default=None, description="Ignored.")
-    stream_options: dict[str, Any] | None = Field(default=None, description="Ignored.")
+    stream_options: StreamOptions | None = Field(
+        default=None, description="`include_usage: true` adds a last chunk with the `usage`."
+    )
+    sources_footer: StrictBool = Field(
+        default=True,
+        description="Extra field: end the content with a 'Sources:' list of the cited titles, for clients "
+        "that show only the content. False (or the header `X-Sources-Footer: off`) leaves it out.",
+    )
+    tools: list[Any] | None = Field(default=None, description="Not supported: a non-empty list is a 400.")
+    tool_choice: Any = Field(default=None, description="Not supported: anything but `none` is a 400.")
+    functions: list[Any] | None = Field(default=None, description="Not supported: a non-empty list is a 400.")
+    function_call: Any = Field(default=None, description="Not supported: anything but `none` is a 400.")
+    response_format: dict[str, Any] | None = Field(
+        default=None, description='Only `{"type": "text"}` is supported; JSON modes are a 400.'
+    )
+
+    def unsupported(self) -> tuple[str, str] | None:
+        """The first field this server cannot honour, and why, or None. The answer is cited prose
+        checked sentence by sentence against the abstracts; a tool call or a JSON object would
+        bypass that check, and ignoring the request would hand the client something it did not
+        ask for."""
+        if self.tools or self.functions:
+            param = "tools" if self.tools else "functions"
+            return param, f"`{param}` is not supported: this server answers from its papers and calls no tools"
+        for param, choice in (("tool_choice", self.tool_choice), ("function_call", self.function_call)):
+            if choice not in (None, "none"):
+                return param, f"`{param}` is not supported: this server calls no tools (only `none` is accepted)"
+        if self.response_format is not None and self.response_format.get("type") != "text":
+            return (
+                "response_format",
+                f"`response_format` {self.response_format.get('type')!r} is not supported: answers are cited "
+                'prose (only {"type": "text"} is accepted)',
+            )
+        return None
 
     def turns(self) -> list[Turn]:
         """The user and assistant turns, for condensing (system prompts never reach retrieval)."""
@@ -126,8 +190,10 @@ class ChatCompletionRequest(BaseModel):
             if message.role == "user":
                 turns.append(Turn("user", message.text()))
             elif message.role == "assistant":
-                titles = tuple(c.title for c in message.citations or [])
-                turns.append(Turn("assistant", message.text(), titles))
+                # clients that drop `citations` send back the footer instead; read the titles there
+                text, listed = split_footer(message.text())
+                titles = tuple(c.title for c in message.citations) if message.citations else listed
+                turns.append(Turn("assistant", text, titles))
         return turns
 
 
@@ -144,6 +210,24 @@ class AssistantMessage(BaseModel):
     )
 
 
+class Usage(BaseModel):
+    """Tokens the model read and wrote for this answer, by its own tokenizer, summed over its calls
+    (a generative answer calls it once or more). Zero when no model was asked: an extractive or
+    refused answer, a quoted summary."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+    @classmethod
+    def from_usage(cls, usage: TokenUsage) -> Usage:
+        return cls(
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            total_tokens=usage.total_tokens,
+        )
+
+
 class Choice(BaseModel):
     index: int = 0
     message: AssistantMessage
@@ -158,12 +242,15 @@ class ChatCompletion(BaseModel):
     model: str
     choices: list[Choice]
     query: str = Field(description="Extra field: the standalone query retrieval used (follow-ups are condensed).")
+    usage: Usage
     system_fingerprint: None = None
 
     @classmethod
-    def from_answer(cls, completion_id: str, model: str, query: str, answer: Answer) -> ChatCompletion:
+    def from_answer(
+        cls, completion_id: str, model: str, query: str, answer: Answer, sources_footer: bool = True
+    ) -> ChatCompletion:
         message = AssistantMessage(
-            content=answer.answer,
+            content=answer.answer + (answer_footer(answer) if sources_footer else ""),
             citations=[CitationOut.from_citation(c) for c in answer.citations],
             refused=answer.refused,
             evidence=[EvidenceOut.from_source(s) for s in answer.evidence],
@@ -174,6 +261,7 @@ class ChatCompletion(BaseModel):
             model=model,
             choices=[Choice(message=message)],
             query=query,
+            usage=Usage.from_usage(answer.usage),
         )
 
 
@@ -201,6 +289,9 @@ class ChatCompletionChunk(BaseModel):
     model: str
     choices: list[ChunkChoice]
     query: str | None = Field(default=None, description="Extra field, on the final chunk only.")
+    usage: Usage | None = Field(
+        default=None, description="With `stream_options.include_usage`: on a last chunk whose `choices` is empty."
+    )
     system_fingerprint: None = None
 
     def sse(self) -> str:
@@ -208,8 +299,9 @@ class ChatCompletionChunk(BaseModel):
         body = self.model_dump(mode="json")
         for choice in body["choices"]:
             choice["delta"] = {k: v for k, v in choice["delta"].items() if v is not None}
-        if body["query"] is None:
-            del body["query"]
+        for extra in ("query", "usage"):
+            if body[extra] is None:
+                del body[extra]
         return f"data: {json.dumps(body, ensure_ascii=False, separators=(',', ':'))}\n\n"
 
 
@@ -223,7 +315,7 @@ def new_completion_id() -> str:
 class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    question: str = Field(description="The question, on its own (no conversation).")
+    question: Text = Field(description="The question, on its own (no conversation).")
     k: int | None = Field(default=None, ge=1, le=50, description="Papers to retrieve; default RAG_TOP_K.")
     mode: Literal["generative", "extractive"] | None = Field(
         default=None,
@@ -321,8 +413,8 @@ class Health(BaseModel):
 class SummaryRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    topic: str | None = Field(default=None, description="A topic: every matching paper is summarized.")
-    papers: list[str] = Field(
+    topic: Text | None = Field(default=None, description="A topic: every matching paper is summarized.")
+    papers: list[Text] = Field(
         default_factory=list, max_length=50, description="Paper ids or exact titles to summarize instead of a topic."
     )
     mode: Literal["generative", "extractive"] | None = Field(

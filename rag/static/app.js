@@ -122,7 +122,13 @@ async function ask(question) {
     const response = await fetch("/v1/chat/completions", {
       method: "POST",
       headers: headers(),
-      body: JSON.stringify({ model: "rag", stream: true, messages: state.history.slice(-MAX_HISTORY) }),
+      // the page lists the cited titles from `citations`, so the text-only "Sources:" footer is off
+      body: JSON.stringify({
+        model: "rag",
+        stream: true,
+        sources_footer: false,
+        messages: state.history.slice(-MAX_HISTORY),
+      }),
       signal: state.controller.signal,
     });
     if (!response.ok) {

@@ -41,6 +41,14 @@ def test_ask_extractive_quotes_without_the_model(client: TestClient, model: Scri
     assert len(body["retrieved"]) <= 3
     assert body["citations"][0]["title"] == GROKKING
     assert model.calls == []
+    assert body["usage"] == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+
+
+def test_ask_reports_the_models_tokens(client: TestClient, model: ScriptedModel) -> None:
+    body = client.post("/v1/ask", json={"question": "What is grokking?"}).json()
+
+    assert body["usage"]["completion_tokens"] == model.tokens_sent > 0
+    assert body["usage"]["prompt_tokens"] == sum(len(m["content"].split()) for call in model.calls for m in call)
 
 
 def test_ask_refuses_what_the_collection_does_not_cover(client: TestClient) -> None:

@@ -130,3 +130,132 @@ def test_model_may_be_the_configured_name_or_the_alias(client: TestClient, name:
 
     assert response.status_code == 200
     assert response.json()["model"] == "fake"
+
+
+# ---- what ordinary OpenAI clients read: usage, the Sources footer, refused parameters ----------
+
+
+def test_usage_is_the_models_own_count(client: TestClient, model: ScriptedModel) -> None:
+    body = client.post("/v1/chat/completions", json=chat("What is grokking?")).json()
+
+    usage = body["usage"]
+    # the scripted model counts a word as a token (FakeGenerator.count_tokens)
+    assert usage["prompt_tokens"] == sum(len(m["content"].split()) for call in model.calls for m in call) > 0
+    assert usage["completion_tokens"] == model.tokens_sent > 0
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+
+
+def test_a_refusal_asks_no_model_and_uses_no_tokens(client: TestClient, model: ScriptedModel) -> None:
+    body = client.post("/v1/chat/completions", json=chat("What is the boiling point of tungsten?")).json()
+
+    assert body["choices"][0]["message"]["refused"] is True
+    assert model.calls == []
+    assert body["usage"] == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+
+
+def test_include_usage_adds_a_last_chunk_without_choices(client: TestClient, model: ScriptedModel) -> None:
+    asked = chat("What is grokking?", stream=True, stream_options={"include_usage": True})
+
+    events = sse_events(client.post("/v1/chat/completions", json=asked).text)
+    tokens_sent = model.tokens_sent
+    plain = sse_events(client.post("/v1/chat/completions", json=chat("What is grokking?", stream=True)).text)
+
+    assert events[-1] == "[DONE]"
+    last = events[-2]
+    assert last["choices"] == [] and last["object"] == "chat.completion.chunk"
+    assert last["usage"]["completion_tokens"] == tokens_sent > 0
+    assert last["usage"]["total_tokens"] == last["usage"]["prompt_tokens"] + last["usage"]["completion_tokens"]
+    assert events[-3]["choices"][0]["finish_reason"] == "stop"
+    assert all("usage" not in e for e in events[:-2])
+    assert all("usage" not in e for e in plain[:-1]), "usage only when asked for, as OpenAI does"
+
+
+def test_content_ends_with_the_cited_titles(client: TestClient) -> None:
+    message = client.post("/v1/chat/completions", json=chat("What is grokking?")).json()["choices"][0]["message"]
+
+    answer, footer = message["content"].split("\n\nSources:\n")
+    assert "[1]" in answer
+    assert footer == f"[1] {GROKKING}"
+    assert [c["title"] for c in message["citations"]] == [GROKKING], "the structured field stays"
+
+
+def test_the_streamed_footer_is_the_last_content_before_the_citations(client: TestClient) -> None:
+    events = sse_events(client.post("/v1/chat/completions", json=chat("What is grokking?", stream=True)).text)
+    plain = client.post("/v1/chat/completions", json=chat("What is grokking?")).json()
+
+    text = "".join(e["choices"][0]["delta"].get("content") or "" for e in events[:-1])
+    assert events[-3]["choices"][0]["delta"]["content"] == f"\n\nSources:\n[1] {GROKKING}"
+    assert text == plain["choices"][0]["message"]["content"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "headers"),
+    [({"sources_footer": False}, {}), ({}, {"X-Sources-Footer": "off"})],
+    ids=["body-field", "header"],
+)
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_client_turns_the_footer_off(
+    client: TestClient, extra: dict[str, Any], headers: dict[str, str], stream: bool
+) -> None:
+    response = client.post(
+        "/v1/chat/completions", json=chat("What is grokking?", stream=stream, **extra), headers=headers
+    )
+
+    if stream:
+        events = sse_events(response.text)
+        text = "".join(e["choices"][0]["delta"].get("content") or "" for e in events[:-1])
+        citations = events[-2]["choices"][0]["delta"]["citations"]
+    else:
+        message = response.json()["choices"][0]["message"]
+        text, citations = message["content"], message["citations"]
+    assert "[1]" in text and "Sources:" not in text
+    assert [c["title"] for c in citations] == [GROKKING]
+
+
+def test_a_refusal_has_no_footer(client: TestClient) -> None:
+    message = client.post("/v1/chat/completions", json=chat("What is the boiling point of tungsten?")).json()
+    assert "Sources:" not in message["choices"][0]["message"]["content"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("tools", [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]),
+        ("tool_choice", "required"),
+        ("tool_choice", {"type": "function", "function": {"name": "lookup"}}),
+        ("functions", [{"name": "lookup", "parameters": {"type": "object"}}]),
+        ("function_call", "auto"),
+        ("response_format", {"type": "json_object"}),
+        ("response_format", {"type": "json_schema", "json_schema": {"name": "x", "schema": {}}}),
+    ],
+)
+@pytest.mark.parametrize("stream", [False, True])
+def test_parameters_that_would_change_the_answer_are_refused(
+    client: TestClient, model: ScriptedModel, field: str, value: Any, stream: bool
+) -> None:
+    response = client.post("/v1/chat/completions", json=chat("What is grokking?", stream=stream, **{field: value}))
+
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/json")
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error" and error["code"] == "unsupported_parameter"
+    assert error["param"] == field and field in error["message"]
+    assert model.calls == []
+
+
+@pytest.mark.parametrize(
+    "harmless",
+    [{"response_format": {"type": "text"}}, {"tool_choice": "none"}, {"tools": []}],
+    ids=["text-format", "no-tool-choice", "empty-tools"],
+)
+def test_parameters_that_change_nothing_are_accepted(client: TestClient, harmless: dict[str, Any]) -> None:
+    response = client.post("/v1/chat/completions", json=chat("What is grokking?", **harmless))
+    assert response.status_code == 200, response.text
+
+
+def test_the_responses_api_is_a_404_that_names_the_chat_api(client: TestClient) -> None:
+    response = client.post("/v1/responses", json={"model": "rag", "input": "What is grokking?"})
+
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert error["code"] == "unsupported_api" and "/v1/chat/completions" in error["message"]

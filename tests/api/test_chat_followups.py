@@ -66,3 +66,30 @@ def test_the_subject_carries_over_several_turns(client: TestClient) -> None:
 
     assert "Tversky" in last["query"]
     assert last["choices"][0]["message"]["citations"][0]["title"] == TVERSKY
+
+
+def test_the_footer_sent_back_resolves_it_like_citations(client: TestClient) -> None:
+    """`llm` and LangChain drop `citations` but send the content back, footer included."""
+    first = ask(client, [{"role": "user", "content": "What is grokking?"}])["choices"][0]["message"]
+    assert first["content"].endswith(f"Sources:\n[1] {GROKKING}")
+    follow_up = "and how much optimization does it need on smaller datasets?"
+    history = [{"role": "user", "content": "What is grokking?"}]
+
+    with_footer = ask(
+        client, [*history, {"role": "assistant", "content": first["content"]}, {"role": "user", "content": follow_up}]
+    )
+    with_citations = ask(
+        client,
+        [
+            *history,
+            {
+                "role": "assistant",
+                "content": first["content"].split("\n\nSources:")[0],
+                "citations": first["citations"],
+            },
+            {"role": "user", "content": follow_up},
+        ],
+    )
+
+    assert GROKKING in with_footer["query"]
+    assert with_footer["query"] == with_citations["query"]

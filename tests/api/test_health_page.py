@@ -29,6 +29,25 @@ def test_page_and_assets_are_served_with_a_strict_policy(client: TestClient) -> 
     assert "innerHTML" not in client.get("/static/app.js").text
 
 
+def test_the_page_by_its_file_name_has_the_same_policy(client: TestClient) -> None:
+    page = client.get("/")
+
+    for path in ["/static/index.html", "/static/app.js", "/static/style.css"]:
+        response = client.get(path)
+        assert response.status_code == 200
+        for header in ["content-security-policy", "x-content-type-options", "referrer-policy"]:
+            assert response.headers[header] == page.headers[header], (path, header)
+    assert "frame-ancestors 'none'" in client.get("/static/index.html").headers["content-security-policy"]
+
+
+def test_head_answers_where_get_does(client: TestClient) -> None:
+    for path in ["/", "/healthz", "/static/app.js"]:
+        response = client.head(path)
+        assert response.status_code == 200, path
+        assert response.content == b""
+    assert "content-security-policy" in client.head("/").headers
+
+
 def test_openapi_documents_the_routes(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
 

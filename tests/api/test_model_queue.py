@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from rag.api.model_queue import AnswerJob, GenerationStopped, ModelQueue, StoppableGenerator
+from rag.api.model_queue import AnswerJob, GenerationStopped, ModelQueue, StoppableGenerator, retry_after_s
 from rag.errors import BusyError
 from rag.generation import FakeGenerator
 from rag.lead import OnText
@@ -143,3 +143,24 @@ def test_stoppable_generator_stops_between_tokens() -> None:
 
     produced, stopped = asyncio.run(scenario())
     assert stopped and produced == 1
+
+
+@pytest.mark.parametrize(
+    ("service_s", "running_for_s", "waiting", "expected"),
+    [
+        (10.0, 4.0, 2, 26),  # 6 s left of the running turn, then one turn for each of two waiting
+        (10.0, None, 0, 1),  # idle: come back at once (never 0, which clients read as "now")
+        (10.0, 14.0, 0, 1),  # a turn running longer than usual leaves nothing to wait for
+        (2.5, 0.0, 1, 5),  # whole seconds, rounded up
+    ],
+)
+def test_retry_after_is_the_measured_turn_times_the_turns_ahead(
+    service_s: float, running_for_s: float | None, waiting: int, expected: int
+) -> None:
+    assert retry_after_s(service_s, running_for_s, waiting, cap_s=60) == expected
+
+
+def test_retry_after_is_capped() -> None:
+    # the load that produced 947 s in issue 18: ~63 s turns, 15 requests waiting
+    assert retry_after_s(63.0, 10.0, 15, cap_s=60) == 60
+    assert retry_after_s(63.0, 10.0, 15, cap_s=120) == 120

@@ -90,6 +90,7 @@ def test_ask_streams_the_answer_and_links_the_cited_title(
         partial = page.evaluate("window.__partial")
         assert any(0 < n < final_length for n in partial), "the text did not arrive in pieces"
         assert "[1]" in answer.locator(".text").inner_text()
+        assert "Sources:" not in answer.locator(".text").inner_text(), "the page lists them itself"
         sources = answer.locator("ol.sources li")
         assert sources.all_inner_texts() == [GROKKING]
         link = answer.locator("a.cite").first

@@ -41,23 +41,37 @@ def test_real_model_through_rag_serve_and_the_sdk(rag_serve: str) -> None:
     ]
 
     completion = client.chat.completions.create(model=model_id, messages=question)
-    chunks = list(client.chat.completions.create(model="rag", messages=question, stream=True))
+    chunks = list(
+        client.chat.completions.create(
+            model="rag", messages=question, stream=True, stream_options={"include_usage": True}
+        )
+    )
+    usage_chunk, chunks = chunks[-1], chunks[:-1]
 
-    for message_text, extra in [
+    for message_text, extra, usage in [
         (
             completion.choices[0].message.content or "",
             completion.choices[0].message.model_extra or {},
+            completion.usage,
         ),
         (
             "".join(c.choices[0].delta.content or "" for c in chunks),
             chunks[-1].choices[0].delta.model_extra or {},
+            usage_chunk.usage,
         ),
     ]:
+        # the model's own counts (llama.cpp's tokens, chat template included): it was asked
+        # for the lead unless the answer is a refusal, which is decided before any generation
+        assert usage is not None and usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
+        assert (usage.prompt_tokens > 0) == (not extra["refused"])
         assert message_text.strip()
         cited = {c["n"]: c["title"] for c in extra["citations"]}
         assert set(cited.values()) <= titles, "a cited title the store never returned"
-        assert {int(n) for n in re.findall(r"\[(\d+)\]", message_text)} <= set(cited), "a marker without a citation"
+        answer, _, footer = message_text.partition("\n\nSources:\n")
+        assert {int(n) for n in re.findall(r"\[(\d+)\]", answer)} <= set(cited), "a marker without a citation"
+        assert footer.splitlines() == [f"[{n}] {title}" for n, title in cited.items()]
         assert extra["refused"] in (True, False)
         if not extra["refused"]:
             assert cited
     assert chunks[-1].choices[0].finish_reason == "stop"
+    assert usage_chunk.choices == []

@@ -12,7 +12,14 @@ import pytest
 from cli_helpers import one_line_error
 from click.testing import Result
 
-from rag.generation import FakeGenerator, OpenAICompatibleGenerator, guard_repetition, load_generator
+from rag.generation import (
+    FakeGenerator,
+    OpenAICompatibleGenerator,
+    TokenUsage,
+    guard_repetition,
+    load_generator,
+    metered,
+)
 from rag.settings import Settings, bundled_model_path
 
 GROKKING_QUESTION = "What happens to generalization long after neural networks overfit?"
@@ -29,6 +36,31 @@ def test_guard_repetition_stops_loops_and_passes_normal_text() -> None:
     cut = "".join(guard_repetition(iter(words)))
     assert len(cut.split()) < 2 * 6 + 6  # stopped within a window of the first repeat
     assert cut.startswith("the loss goes down and then ")
+
+
+def test_metered_counts_every_generation_inside_it_and_nothing_outside() -> None:
+    model = FakeGenerator("Grokking is delayed generalization. [1]")
+    question = [{"role": "user", "content": "What is grokking?"}]
+
+    list(model.stream(question, max_tokens=50))  # no block: counted nowhere, and no error
+    with metered() as outer:
+        list(model.stream(question, max_tokens=50))
+        with metered() as inner:
+            list(model.stream(question, max_tokens=2))
+
+    assert inner == TokenUsage(prompt_tokens=3, completion_tokens=2, calls=1)
+    assert outer == TokenUsage(prompt_tokens=6, completion_tokens=7, calls=2), "the inner block counts too"
+    assert outer.total_tokens == 13
+
+
+def test_a_stream_closed_early_counts_what_it_wrote() -> None:
+    model = FakeGenerator("one two three four five")
+    with metered() as usage:
+        stream = model.stream([{"role": "user", "content": "count"}], max_tokens=50)
+        next(stream), next(stream)
+        stream.close()  # as the repetition guard or a disconnected client does
+
+    assert (usage.prompt_tokens, usage.completion_tokens) == (1, 2)
 
 
 def test_the_settings_choose_the_generator() -> None:

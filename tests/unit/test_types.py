@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rag.generation import TokenUsage
 from rag.types import Answer, AnswerSentence, Citation, Coverage
 
 
@@ -36,3 +37,11 @@ def test_an_answer_serializes_its_kind_coverage_and_rounded_figures() -> None:
     }
     assert data["coverage"] == {"covered": True, "score": 0.712, "signals": {"dense": 0.5}, "missing_terms": ["X"]}
     assert data["timings"] == {"total_ms": 12.3, "first_token_ms": None}
+
+
+def test_an_answer_reports_its_token_usage_and_none_by_default() -> None:
+    quoted = Answer("q", "a", refused=False, mode="extractive", model="none", prompt="none")
+    written = Answer("q", "a", refused=False, mode="generative", model="m", prompt="p", usage=TokenUsage(40, 12, 1))
+
+    assert quoted.to_dict()["usage"] == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    assert written.to_dict()["usage"] == {"prompt_tokens": 40, "completion_tokens": 12, "total_tokens": 52}

@@ -24,8 +24,10 @@ from rag.api.schemas import (
     CitationOut,
     ErrorResponse,
     EvidenceOut,
+    Usage,
     new_completion_id,
 )
+from rag.api.sources import answer_footer
 from rag.conversation import Condensed, condense
 from rag.errors import QuestionError, RagError
 from rag.lead import OnText
@@ -77,6 +79,25 @@ def standalone_question(body: ChatCompletionRequest, service: RagService, settin
     return condense(body.turns(), max_chars=settings.answer.max_question_chars)
 
 
+# The header a client that cannot add body fields (simonw's llm: `headers:` in
+# extra-openai-models.yaml) sends to turn the footer off, as `"sources_footer": false` does.
+FOOTER_HEADER = "X-Sources-Footer"
+_OFF = {"off", "false", "0", "no"}
+
+
+def wants_footer(body: ChatCompletionRequest, request: Request) -> bool:
+    """The "Sources" footer is on unless the body or the header turns it off."""
+    return body.sources_footer and request.headers.get(FOOTER_HEADER, "on").strip().lower() not in _OFF
+
+
+def refuse_unsupported(body: ChatCompletionRequest) -> None:
+    """A 400 in OpenAI's shape for a field this server would otherwise silently ignore."""
+    unsupported = body.unsupported()
+    if unsupported is not None:
+        param, message = unsupported
+        raise ApiError(400, message, param=param, code="unsupported_parameter")
+
+
 def _chunk(
     completion_id: str,
     created: int,
@@ -89,7 +110,9 @@ def _chunk(
     return ChatCompletionChunk(id=completion_id, created=created, model=model, choices=[choice], query=query).sse()
 
 
-async def _events(job: AnswerJob, request: Request, model: str, query: str) -> AsyncIterator[str]:
+async def _events(
+    job: AnswerJob, request: Request, model: str, query: str, sources_footer: bool, include_usage: bool
+) -> AsyncIterator[str]:
     completion_id, created = new_completion_id(), int(time.time())
     watcher = asyncio.create_task(job.stop_on_disconnect(request))
     try:
@@ -111,6 +134,9 @@ async def _events(job: AnswerJob, request: Request, model: str, query: str) -> A
             yield f"data: {json.dumps(error_body(message, 'server_error'))}\n\n"
             return
         citations = [CitationOut.from_citation(c) for c in answer.citations]
+        footer = answer_footer(answer) if sources_footer else ""
+        if footer:
+            yield _chunk(completion_id, created, model, ChunkDelta(content=footer))
         yield _chunk(
             completion_id,
             created,
@@ -123,6 +149,10 @@ async def _events(job: AnswerJob, request: Request, model: str, query: str) -> A
             finish=True,
             query=query,
         )
+        if include_usage:  # as OpenAI sends it: a last chunk with no choices
+            yield ChatCompletionChunk(
+                id=completion_id, created=created, model=model, choices=[], usage=Usage.from_usage(answer.usage)
+            ).sse()
         yield "data: [DONE]\n\n"
     finally:
         watcher.cancel()
@@ -159,13 +189,20 @@ async def chat_completions(
     `refused` (true when the collection does not cover the question; the content then says so
     and names the nearest papers). With `stream: true` the verified sentences arrive as
     `chat.completion.chunk` events; the final chunk's delta carries `citations` and `refused`,
-    then `data: [DONE]`. A message asking for a summary ("Summarize what the collection says
-    about ...") is answered by the summary function, as Markdown. One generation runs at a time:
-    a request that waits longer than RAG_QUEUE_TIMEOUT_S gets 503 with Retry-After. A client
-    that disconnects stops its generation.
+    then `data: [DONE]`; `stream_options: {"include_usage": true}` adds a last chunk with the
+    `usage`. The content ends with a "Sources:" list of the cited titles unless
+    `sources_footer: false` or the header `X-Sources-Footer: off` is sent. `tools`,
+    `tool_choice` and JSON `response_format`s are refused with 400.
+
+    A message asking for a summary ("Summarize what the collection says about ...") is answered
+    by the summary function, as Markdown. One generation runs at a time: a request that waits
+    longer than RAG_QUEUE_TIMEOUT_S gets 503 with Retry-After. A client that disconnects stops
+    its generation.
     """
+    refuse_unsupported(body)
     model = resolve_model(body.model, service)
     condensed = standalone_question(body, service, settings)
+    footer = wants_footer(body, request)
 
     def ask(on_text: OnText) -> Answer:
         return service.respond(condensed.query, on_text=on_text)  # "Summarize ..." gets a summary
@@ -173,7 +210,21 @@ async def chat_completions(
     if body.stream:
         job = AnswerJob(ask, stream=True)
         await queue.start(job)
-        return EventStream(_events(job, request, model, condensed.query), job)
+        include_usage = body.stream_options is not None and body.stream_options.include_usage
+        return EventStream(_events(job, request, model, condensed.query, footer, include_usage), job)
     return await queue.answer(
-        request, ask, lambda answer: ChatCompletion.from_answer(new_completion_id(), model, condensed.query, answer)
+        request,
+        ask,
+        lambda answer: ChatCompletion.from_answer(new_completion_id(), model, condensed.query, answer, footer),
+    )
+
+
+@router.post("/responses", include_in_schema=False)
+async def responses() -> None:
+    """OpenAI's Responses API is not served (docs/decisions.md): a 404 that says what to use."""
+    raise ApiError(
+        404,
+        "this server speaks the Chat Completions API only: POST /v1/chat/completions "
+        "(openai SDK: client.chat.completions.create; LangChain: use_responses_api=False)",
+        code="unsupported_api",
     )
