@@ -182,7 +182,8 @@ def cli(ctx: click.Context, store_path: Path | None, verbose: bool) -> None:
     "--rebuild",
     is_flag=True,
     help="Build the store afresh from PATH alone (after changing embedder or chunking, or when the store is "
-    "corrupted); the old store keeps answering until the new one is complete.",
+    "damaged); the old store keeps answering until the new one is complete. A damaged store is rebuilt in a "
+    "new folder and kept beside it as store.broken-<time>.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
@@ -191,9 +192,11 @@ def ingest(ctx: click.Context, path: Path | None, check: bool, rebuild: bool, as
 
     PATH is a papers.txt file (a title line, then an abstract line) or JSONL with one
     {"title", "abstract", "url"?, "year"?, "authors"?} object per line. Bad records (blank or
-    over-long lines, a title with no abstract, a duplicate, bad JSON) are skipped and reported
-    with their line numbers; bytes that are not UTF-8 are removed and reported. Ingesting the
-    same papers again adds nothing; an interrupted ingest resumes where it stopped.
+    over-long lines, a title with no abstract, an abstract under 20 words, a duplicate, bad
+    JSON) are skipped and reported with their line numbers; bytes that are not UTF-8 are removed,
+    a title over 300 characters is cut, and a link that is not http(s) or a year out of range is
+    dropped, each reported too. A file that cannot be used leaves the store untouched. Ingesting
+    the same papers again adds nothing; an interrupted ingest resumes where it stopped.
 
     \b
     Examples:

@@ -155,7 +155,7 @@ class RagService:
     ) -> IngestReport:
         """Add a corpus to the store. `dry_run` parses and reports without touching the store;
         `rebuild` builds a fresh collection that replaces the current one once complete (or, if
-        the store cannot be opened at all, a fresh folder that replaces it)."""
+        the store is damaged, a fresh folder that replaces it; the damaged one is kept)."""
         path = path or self.settings.store.corpus_path
         # the corpus and the embedder first: a file that cannot be used, or an embedder that
         # fails to load, must not create (or touch) the store

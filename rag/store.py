@@ -5,9 +5,9 @@ We always pass our own embeddings; the collection is created with no embedding f
 Chroma never reaches for its default model (which would download one).
 
 A rebuild never leaves the store half-built: it fills a side collection (`<name>__rebuild`) while
-the live one keeps answering, then swaps it in by renaming. A store that cannot be opened at
-all is rebuilt in a sibling folder that replaces it once complete (`staging_folder`,
-`swap_folders`).
+the live one keeps answering, then swaps it in by renaming. A damaged store (one that cannot be
+opened, or fails `verify`) is rebuilt in a sibling folder that replaces it once complete
+(`staging_folder`, `swap_folders`).
 
 Chroma's own errors never leave this module: a failure to open, read or write the store's files
 becomes one `StoreDamagedError` that names the fix (`_chroma_failures`), and `verify` looks for
