@@ -19,8 +19,38 @@ if TYPE_CHECKING:
     from rag.settings import Settings
 
 
+def without_surrogates(text: str) -> str:
+    """`text` without lone surrogates: Python reads the bytes of an argument that are not UTF-8
+    as "\udcff" and the like, which no tokenizer, JSON encoder or terminal accepts."""
+    return "".join(ch for ch in text if not "\ud800" <= ch <= "\udfff")
+
+
+class _TextCommand(click.Command):
+    """Repairs text arguments and options holding bytes that are not UTF-8 (`rag ask $'\xff'`):
+    the bytes are removed, as the corpus reader removes them, and a note says so. Paths are
+    left as given: a file name may be in another encoding and still open."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        rest = super().parse_args(ctx, args)
+        repaired = []
+        for name, value in ctx.params.items():
+            texts = value if isinstance(value, tuple) else (value,)
+            if not all(isinstance(t, str) for t in texts):
+                continue
+            clean = tuple(without_surrogates(t) for t in texts)
+            if clean != texts:
+                ctx.params[name] = clean if isinstance(value, tuple) else clean[0]
+                repaired.append(name)
+        if repaired:
+            click.echo(f"note: removed bytes that are not UTF-8 from {', '.join(repaired)}", err=True)
+        return rest
+
+
 class _Group(click.Group):
-    """Turns every `RagError` into one line on stderr and exit status 1: no tracebacks."""
+    """Turns every `RagError` into one line on stderr and exit status 1: no tracebacks. Its
+    commands repair text that is not UTF-8 (`_TextCommand`)."""
+
+    command_class = _TextCommand
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -152,7 +182,8 @@ def cli(ctx: click.Context, store_path: Path | None, verbose: bool) -> None:
     "--rebuild",
     is_flag=True,
     help="Build the store afresh from PATH alone (after changing embedder or chunking, or when the store is "
-    "corrupted); the old store keeps answering until the new one is complete.",
+    "damaged); the old store keeps answering until the new one is complete. A damaged store is rebuilt in a "
+    "new folder and kept beside it as store.broken-<time>.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
@@ -161,9 +192,11 @@ def ingest(ctx: click.Context, path: Path | None, check: bool, rebuild: bool, as
 
     PATH is a papers.txt file (a title line, then an abstract line) or JSONL with one
     {"title", "abstract", "url"?, "year"?, "authors"?} object per line. Bad records (blank or
-    over-long lines, a title with no abstract, a duplicate, bad JSON) are skipped and reported
-    with their line numbers; bytes that are not UTF-8 are removed and reported. Ingesting the
-    same papers again adds nothing; an interrupted ingest resumes where it stopped.
+    over-long lines, a title with no abstract, an abstract under 20 words, a duplicate, bad
+    JSON) are skipped and reported with their line numbers; bytes that are not UTF-8 are removed,
+    a title over 300 characters is cut, and a link that is not http(s) or a year out of range is
+    dropped, each reported too. A file that cannot be used leaves the store untouched. Ingesting
+    the same papers again adds nothing; an interrupted ingest resumes where it stopped.
 
     \b
     Examples:

@@ -3,17 +3,26 @@
 Parsing never raises on a bad record: it keeps what is valid and reports what it skipped, with
 line numbers, so nothing is lost silently (a duplicate names the line it repeats). It raises
 `CorpusError` only when a file cannot be read at all, is not UTF-8 text, or holds no paper.
+
+Both formats pass every record through one set of limits (`apply_limits`): a title is cut to
+`MAX_TITLE_CHARS`, an abstract needs `MIN_ABSTRACT_WORDS`, a link must be http(s), a year must lie
+in `YEAR_RANGE`. A record that breaks one is skipped or kept with the field cut or dropped, and
+either way reported with its line number.
 """
 
 from __future__ import annotations
 
 import codecs
+import datetime
 import hashlib
 import json
+import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from rag.errors import CorpusError
 
@@ -22,9 +31,18 @@ CHROME_LINE = re.compile(r"^(get trending papers in your email inbox\b.*|subscri
 # Page buttons glued to the first title when the page was flattened ("SubscribeUDC: ...").
 GLUED_PREFIX = re.compile(r"^(Subscribe|Sign in|Log in)(?=[A-Z0-9])")
 
+# The limits every record meets, whatever its format. The bundled corpus (261 papers) has titles
+# of at most 135 characters and abstracts of at least 69 words; the limits leave room for other
+# collections and still tell a title from an abstract in papers.txt, where lengths are the
+# only structure there is.
 MAX_TITLE_CHARS = 300
 MIN_ABSTRACT_WORDS = 20
 MAX_RECORD_CHARS = 100_000
+URL_SCHEMES = ("http", "https")  # a link the web page shows must not run script (javascript:, data:)
+MAX_URL_CHARS = 2048  # the longest link the sitemaps protocol and older browsers accept
+# Philosophical Transactions, the first scientific journal, began in 1665; a preprint may carry
+# next year's date.
+YEAR_RANGE = (1665, datetime.date.today().year + 1)
 # A file is not text when its start holds NUL bytes, or when more than this share of its start
 # is bytes that are not UTF-8 or control characters (a few stray Latin-1 bytes stay well below).
 _SNIFF_BYTES = 8192
@@ -59,7 +77,8 @@ class ParseReport:
     path: Path
     papers: list[Paper] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)  # duplicates included
-    repaired: list[Skipped] = field(default_factory=list)  # kept, but with bad bytes removed
+    # kept, but changed: bytes that are not UTF-8 removed, a field cut to a limit or dropped
+    repaired: list[Skipped] = field(default_factory=list)
     duplicates: int = 0
     _first_line: dict[str, int] = field(default_factory=dict, repr=False)
 
@@ -74,6 +93,9 @@ class ParseReport:
 
     def skip(self, line: int, reason: str) -> None:
         self.skipped.append(Skipped(line, reason))
+
+    def repair(self, line: int, reason: str) -> None:
+        self.repaired.append(Skipped(line, reason))
 
 
 def clean_text(text: str) -> str:
@@ -98,6 +120,97 @@ def make_paper(title: str, abstract: str, **extra: object) -> Paper:
     return Paper(paper_id=paper_id_for(title, abstract), title=title, abstract=abstract, **extra)  # type: ignore[arg-type]
 
 
+def cut_title(title: str) -> str:
+    """A title cut to `MAX_TITLE_CHARS` at a word boundary, marked with an ellipsis."""
+    if len(title) <= MAX_TITLE_CHARS:
+        return title
+    head = title[: MAX_TITLE_CHARS - 1]
+    if " " in head[MAX_TITLE_CHARS // 2 :]:  # a word boundary near the end, else cut mid-word
+        head = head.rsplit(" ", 1)[0]
+    return head.rstrip() + "…"
+
+
+def _url_within_limits(url: object) -> tuple[str | None, str | None]:
+    """(the url to keep, why it was dropped)."""
+    if not isinstance(url, str):
+        return None, f"url dropped: a {type(url).__name__}, not a string"
+    url = url.strip()
+    if not url:
+        return None, None
+    if len(url) > MAX_URL_CHARS:
+        return None, f"url dropped: {len(url):,} characters, over {MAX_URL_CHARS:,}"
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None, "url dropped: not a valid link"
+    if parts.scheme.lower() not in URL_SCHEMES:
+        scheme = f"scheme {parts.scheme.lower()!r}" if parts.scheme else "no scheme"
+        return None, f"url dropped: {scheme}, only {' and '.join(URL_SCHEMES)} links are kept"
+    if not parts.netloc or any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in url):
+        return None, "url dropped: not a valid link"
+    return url, None
+
+
+def _year_within_limits(year: object) -> tuple[int | None, str | None]:
+    """(the year to keep, why it was dropped). A whole number, also written 2021.0 or "2021"."""
+    value: int | None = None
+    if isinstance(year, bool):
+        pass
+    elif isinstance(year, int):
+        value = year
+    elif isinstance(year, float) and math.isfinite(year) and year.is_integer():
+        value = int(year)
+    elif isinstance(year, str) and re.fullmatch(r"\d{1,4}", year.strip(), re.ASCII):
+        value = int(year.strip())
+    shown = repr(year)[:40] if not isinstance(year, int) or abs(year) < 10**40 else "a number of over 40 digits"
+    if value is None:
+        return None, f"year dropped: {shown} is not a whole number"
+    low, high = YEAR_RANGE
+    if not low <= value <= high:
+        return None, f"year dropped: {shown} is not between {low} and {high}"
+    return value, None
+
+
+def _authors_within_limits(authors: object) -> tuple[tuple[str, ...], str | None]:
+    """(the names to keep, why some or all were dropped)."""
+    if not isinstance(authors, list):
+        return (), f"authors dropped: a {type(authors).__name__}, not a list of names"
+    names = tuple(clean_text(a) for a in authors if isinstance(a, str) and clean_text(a))
+    dropped = len(authors) - len(names)
+    if not dropped:
+        return names, None
+    return names, f"authors: dropped {dropped} of {len(authors)} entries, which are not names"
+
+
+def apply_limits(title: str, abstract: str, line: int, report: ParseReport, **extra: Any) -> Paper | None:
+    """The one set of limits both formats meet: the paper to keep (its title cut and bad optional
+    fields dropped, each change reported), or None when the record is skipped (reported too).
+    `extra` holds the optional fields as found: url, year, authors (absent or None: not given)."""
+    title, abstract = clean_text(title), clean_text(abstract)
+    if not title:
+        report.skip(line, "missing a title")
+        return None
+    if not abstract:
+        report.skip(line, "missing an abstract")
+        return None
+    words = len(abstract.split())
+    if words < MIN_ABSTRACT_WORDS:
+        report.skip(line, f"abstract of {words} word{'s' * (words != 1)} is too short (at least {MIN_ABSTRACT_WORDS})")
+        return None
+    if len(title) > MAX_TITLE_CHARS:
+        report.repair(line, f"title of {len(title):,} characters cut to {MAX_TITLE_CHARS}")
+        title = cut_title(title)
+    fields: dict[str, Any] = {}
+    checks = {"url": _url_within_limits, "year": _year_within_limits, "authors": _authors_within_limits}
+    for name, check in checks.items():
+        if extra.get(name) is None:
+            continue
+        fields[name], problem = check(extra[name])
+        if problem:
+            report.repair(line, problem)
+    return Paper(paper_id=paper_id_for(title, abstract), title=title, abstract=abstract, **fields)
+
+
 def _decode(raw: bytes, report: ParseReport) -> list[str]:
     # splitlines: \n, \r\n and a lone \r (old Mac files) all end a line, as in an editor
     lines = raw.removeprefix(b"\xef\xbb\xbf").splitlines()
@@ -106,7 +219,7 @@ def _decode(raw: bytes, report: ParseReport) -> list[str]:
         try:
             out.append(line.decode("utf-8"))
         except UnicodeDecodeError:
-            report.repaired.append(Skipped(number, "bytes that are not UTF-8 were removed"))
+            report.repair(number, "bytes that are not UTF-8 were removed")
             out.append(line.decode("utf-8", errors="replace").replace("\ufffd", ""))
     return out
 
@@ -133,7 +246,9 @@ def parse_papers_txt(lines: list[str], report: ParseReport) -> None:
                 pending = None
             continue
         if pending is not None and _looks_like_abstract(line) and not _looks_like_title(line):
-            report.keep(make_paper(pending[1], line), pending[0])
+            paper = apply_limits(pending[1], line, pending[0], report)
+            if paper is not None:
+                report.keep(paper, pending[0])
             pending = None
             continue
         if pending is not None:
@@ -164,6 +279,9 @@ def parse_jsonl(lines: list[str], report: ParseReport) -> None:
         except RecursionError:
             report.skip(number, "JSON nested too deeply")
             continue
+        except ValueError as e:  # e.g. an integer of over 4,300 digits (Python's limit)
+            report.skip(number, f"not valid JSON ({str(e).split(':')[0]})")
+            continue
         if not isinstance(record, dict):
             report.skip(number, "not a JSON object")
             continue
@@ -177,19 +295,10 @@ def parse_jsonl(lines: list[str], report: ParseReport) -> None:
         if len(title) + len(abstract) > MAX_RECORD_CHARS:
             report.skip(number, "record is too long to be a paper")
             continue
-        year = record.get("year")
-        authors = record.get("authors") or ()
-        paper = make_paper(
-            title,
-            abstract,
-            url=record["url"] if isinstance(record.get("url"), str) else None,
-            year=year if isinstance(year, int) and not isinstance(year, bool) else None,
-            authors=tuple(str(a) for a in authors) if isinstance(authors, list) else (),
-        )
-        if not paper.title or not paper.abstract:  # nothing left once control characters went
-            report.skip(number, "missing a title" if not paper.title else "missing an abstract")
-            continue
-        report.keep(paper, number)
+        optional = {name: record.get(name) for name in ("url", "year", "authors")}
+        paper = apply_limits(title, abstract, number, report, **optional)
+        if paper is not None:
+            report.keep(paper, number)
 
 
 def _check_is_text(path: Path, raw: bytes) -> None:
@@ -218,7 +327,7 @@ def _is_jsonl(path: Path, lines: list[str]) -> bool:
         return False
     try:
         return isinstance(json.loads(first), dict)
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
         return False
 
 
@@ -240,6 +349,7 @@ def load_corpus(path: Path) -> ParseReport:
     else:
         parse_papers_txt(lines, report)
     report.skipped.sort(key=lambda s: s.line)
+    report.repaired.sort(key=lambda s: s.line)  # stable: a line's changes keep their order
     if not report.papers:
         if not raw.strip():
             why = ": the file is empty"

@@ -4,6 +4,7 @@
     ├── ConfigError              a setting that cannot work (bad path, missing model file)
     ├── CorpusError              a corpus file that cannot be read or holds no papers
     ├── StoreError               the store cannot be opened, written or is corrupted
+    │   ├── StoreDamagedError    its files are damaged: Chroma fails to open or read them
     │   └── StoreMismatchError   the store was built by another embedder or chunking
     ├── ModelError               the language model failed to load or to generate
     ├── QuestionError            the question itself is unusable (empty, too long)
@@ -41,6 +42,10 @@ class CorpusError(RagError):
 
 class StoreError(RagError):
     """The store cannot be opened, written, or is corrupted."""
+
+
+class StoreDamagedError(StoreError):
+    """The store's files are damaged (Chroma fails to open or read them); a rebuild can replace it."""
 
 
 class StoreMismatchError(StoreError):

@@ -103,6 +103,7 @@ def ingest(
     progress: Callable[[int, int], Progress] | None = None,
     dry_run: bool = False,
     rebuild: bool = False,
+    parsed: ParseReport | None = None,
 ) -> IngestReport:
     """Parse `path`, chunk it, and store the chunks the store does not hold yet.
 
@@ -110,10 +111,12 @@ def ingest(
     finished and a re-run picks up the rest (chunk ids derive from content, so nothing doubles).
     With `rebuild`, everything goes into a fresh side collection that replaces the store's only
     once complete. `progress(total, already_done)` returns a callback fed the count of each
-    stored batch.
+    stored batch. `parsed`, when given, is `path` parsed already (by a caller that parses before
+    it opens the store, so that a file that cannot be used never creates one).
     """
     started = time.perf_counter()
-    parsed: ParseReport = load_corpus(path)  # a bad file fails here, before the store is touched
+    if parsed is None:
+        parsed = load_corpus(path)  # a bad file fails here, before the store is touched
     chunks = chunk_papers(parsed.papers, embedder.count_tokens, max_tokens, overlap)
     report = IngestReport(path, len(parsed.papers), len(chunks), 0, parsed.skipped, parsed.repaired, parsed.duplicates)
     if dry_run or store is None:

@@ -20,9 +20,9 @@ from typing import Any
 
 from rag.answer import Answerer, OnText
 from rag.answerability import load_model
-from rag.corpus import Paper
+from rag.corpus import Paper, ParseReport, load_corpus
 from rag.embedding import Embedder
-from rag.errors import CorpusError, NotFoundError, StoreError
+from rag.errors import CorpusError, NotFoundError, StoreDamagedError, StoreError
 from rag.generation import Generator, load_generator, metered
 from rag.ingest import IngestReport, fingerprint, ingest
 from rag.linear import LinearModel, load
@@ -155,22 +155,47 @@ class RagService:
     ) -> IngestReport:
         """Add a corpus to the store. `dry_run` parses and reports without touching the store;
         `rebuild` builds a fresh collection that replaces the current one once complete (or, if
-        the store cannot be opened at all, a fresh folder that replaces it)."""
+        the store is damaged, a fresh folder that replaces it; the damaged one is kept)."""
         path = path or self.settings.store.corpus_path
-        if rebuild and not dry_run:
-            try:
-                self.store  # noqa: B018 - opening it tells whether a collection swap can work
-            except StoreError as e:
-                if self.settings.store.chroma_url:
-                    raise
-                log.warning("rebuilding in a new folder, since the store cannot be opened: %s", e.message)
-                return self._rebuild_folder(path, progress)
-        report = self._ingest_into(None if dry_run else self.store, path, progress, dry_run, rebuild)
+        # the corpus and the embedder first: a file that cannot be used, or an embedder that
+        # fails to load, must not create (or touch) the store
+        parsed = load_corpus(path)
+        if dry_run:
+            return self._ingest_into(None, path, progress, dry_run, rebuild, parsed)
+        self.embedder  # noqa: B018
+        if rebuild:
+            return self._rebuild(path, progress, parsed)
+        report = self._ingest_into(self.store, path, progress, dry_run, rebuild, parsed)
+        self._reset_indexes()
+        return report
+
+    def _rebuild(self, path: Path, progress: ProgressFactory | None, parsed: ParseReport) -> IngestReport:
+        """Swap in a new collection; a damaged store (found before or during the rebuild) is
+        rebuilt in a new folder instead, since its database cannot be trusted with the swap."""
+        local = not self.settings.store.chroma_url
+        try:
+            self.store.verify()  # opening it is not enough: a damaged store answers some reads
+        except StoreError as e:
+            if not local:
+                raise
+            return self._rebuild_folder(path, progress, parsed, e.message)
+        try:
+            report = self._ingest_into(self.store, path, progress, False, True, parsed)
+        except StoreDamagedError as e:
+            if not local:
+                raise
+            return self._rebuild_folder(path, progress, parsed, e.message)
         self._reset_indexes()
         return report
 
     def _ingest_into(
-        self, store: Store | None, path: Path, progress: ProgressFactory | None, dry_run: bool, rebuild: bool
+        self,
+        store: Store | None,
+        path: Path,
+        progress: ProgressFactory | None,
+        dry_run: bool,
+        rebuild: bool,
+        parsed: ParseReport | None = None,
     ) -> IngestReport:
         e = self.settings.embedding
         return ingest(
@@ -183,15 +208,23 @@ class RagService:
             progress,
             dry_run,
             rebuild,
+            parsed,
         )
 
-    def _rebuild_folder(self, path: Path, progress: ProgressFactory | None) -> IngestReport:
-        """Build a new store beside the unreadable one, then move it into place."""
+    def _rebuild_folder(
+        self, path: Path, progress: ProgressFactory | None, parsed: ParseReport, damage: str
+    ) -> IngestReport:
+        """Build a new store beside the damaged one, then move it into place; the damaged folder
+        is kept (renamed), never deleted: it may hold the only copy of something."""
+        log.warning("rebuilding in a new folder beside the damaged store: %s", damage)
+        old = self.__dict__.pop("store", None)
+        if old is not None:
+            old.close()
         target = self.settings.store.store_path
         staging = staging_folder(target)
         fresh = Store(staging, self.settings.store.collection, None, self.settings.store.hnsw_ef_search)
         try:
-            report = self._ingest_into(fresh, path, progress, dry_run=False, rebuild=False)
+            report = self._ingest_into(fresh, path, progress, False, False, parsed)
         except BaseException:
             fresh.close()
             shutil.rmtree(staging, ignore_errors=True)
@@ -200,8 +233,10 @@ class RagService:
         kept = swap_folders(staging, target)
         report.rebuilt = True
         if kept is not None:
-            report.notes.append(f"the unreadable store was moved to {kept}; delete it once you do not need it")
-        self.__dict__.pop("store", None)
+            report.notes.append(
+                f"the store could not be used ({damage}); rebuilt it in a new folder and moved the damaged one "
+                f"to {kept}; delete that once you do not need it"
+            )
         self._reset_indexes()
         return report
 

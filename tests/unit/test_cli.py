@@ -206,6 +206,60 @@ def test_empty_question_fails_with_one_line(run: Callable[..., Result], fixture_
     assert "question is empty" in line
 
 
+# A byte that is not UTF-8 in an argument ($'\xff' in bash), as Python reads it: a lone surrogate.
+NOT_UTF8 = "\udcff"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("ask", "--json", TVERSKY_QUESTION.replace("common", f"com{NOT_UTF8}mon")),
+        ("ask", f"What is {NOT_UTF8} grokking?"),
+        ("papers", "--json", f"Tversky {NOT_UTF8}similarity"),
+        ("summarize", "--json", f"similarity {NOT_UTF8}of features"),
+    ],
+    ids=["ask --json", "ask", "papers", "summarize"],
+)
+def test_text_that_is_not_utf8_is_repaired_with_a_note(
+    run: Callable[..., Result], fixture_store: Path, command: tuple[str, ...]
+) -> None:
+    """Issue 18: `rag ask $'What is \\xff grokking?'` ended in a tokenizer's TypeError."""
+    result = run("--store", fixture_store, *command, env={"RAG_MODE": "extractive"})
+
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    assert result.stderr.splitlines()[0].startswith("note: removed bytes that are not UTF-8 from ")
+    assert NOT_UTF8 not in result.stdout
+    if "--json" in command:
+        output = json.loads(result.stdout)
+        if command[0] == "ask":
+            assert output["question"] == TVERSKY_QUESTION and output["citations"][0]["title"].startswith("Tversky")
+
+
+def test_a_question_of_nothing_but_bytes_that_are_not_utf8_fails_in_one_line(
+    run: Callable[..., Result], fixture_store: Path
+) -> None:
+    result = run("--store", fixture_store, "ask", NOT_UTF8 * 3)
+
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    note, error = result.stderr.strip().splitlines()
+    assert note == "note: removed bytes that are not UTF-8 from question"
+    assert error.startswith("Error: the question is empty") and error.endswith(")")
+
+
+def test_a_path_that_is_not_utf8_is_used_as_given(
+    run: Callable[..., Result], tmp_path: Path, fixture_corpus: Path
+) -> None:
+    """File names are bytes: one in Latin-1 (caf\xe9.txt) must still open, so paths are not repaired."""
+    corpus = tmp_path / f"caf{chr(0xDCE9)}.txt"
+    corpus.write_bytes(fixture_corpus.read_bytes())
+
+    result = run("--store", tmp_path / "store", "ingest", "--check", "--json", corpus)
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["papers"] == 6 and result.stderr == ""
+
+
 def test_missing_model_file_fails_with_one_line(run: Callable[..., Result], fixture_store: Path) -> None:
     line = one_line_error(run("--store", fixture_store, "ask", "--model-path", "/nonexistent.gguf", TVERSKY_QUESTION))
     assert "model file not found: /nonexistent.gguf" in line

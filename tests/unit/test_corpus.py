@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.corpus import load_corpus, make_paper, paper_id_for
+from rag.corpus import MAX_TITLE_CHARS, MIN_ABSTRACT_WORDS, load_corpus, make_paper, paper_id_for
 from rag.errors import CorpusError
 
 ABSTRACT_A = (
@@ -229,3 +229,57 @@ def test_missing_file_and_folder_raise_corpus_error(tmp_path: Path) -> None:
         load_corpus(tmp_path / "nope.txt")
     with pytest.raises(CorpusError, match="folder"):
         load_corpus(tmp_path)
+
+
+# ---- one set of limits for both formats ---------------------------------------------------------
+
+
+def test_both_formats_meet_one_set_of_limits_and_report_every_change(tmp_path: Path) -> None:
+    """Issue 18: JSONL took a 99,000-character title, a two-word abstract and a `javascript:` link,
+    and dropped `year: 1e30` without a word."""
+    long_title = "A title that goes on " + "and on " * 14_000
+    records = [
+        {"title": long_title, "abstract": ABSTRACT_A, "url": "javascript:alert(1)", "year": 1e30},  # 1
+        {"title": "Two words", "abstract": "Too short."},  # 2
+        {"title": "Good", "abstract": ABSTRACT_B, "url": "https://arxiv.org/abs/1", "year": 2021.0},  # 3
+        {"title": "Odd fields", "abstract": ABSTRACT_C, "url": "data:text/html,x", "year": "n.d.", "authors": "A"},
+    ]
+    jsonl = load_corpus(write(tmp_path / "c.jsonl", "\n".join(json.dumps(r) for r in records) + "\n"))
+
+    assert [p.title for p in jsonl.papers][1:] == ["Good", "Odd fields"]
+    cut = jsonl.papers[0].title
+    assert len(cut) <= MAX_TITLE_CHARS and cut.startswith("A title that goes on") and cut.endswith("…")
+    assert (jsonl.papers[0].url, jsonl.papers[0].year) == (None, None)
+    assert (jsonl.papers[1].url, jsonl.papers[1].year) == ("https://arxiv.org/abs/1", 2021)
+    assert (jsonl.papers[2].url, jsonl.papers[2].year, jsonl.papers[2].authors) == (None, None, ())
+    assert [(s.line, s.reason) for s in jsonl.skipped] == [
+        (2, f"abstract of 2 words is too short (at least {MIN_ABSTRACT_WORDS})")
+    ]
+    changes = [(s.line, s.reason.split(":")[0]) for s in jsonl.repaired]
+    assert changes == [
+        (1, f"title of {len(long_title.strip()):,} characters cut to {MAX_TITLE_CHARS}"),
+        (1, "url dropped"),
+        (1, "year dropped"),
+        (4, "url dropped"),
+        (4, "year dropped"),
+        (4, "authors dropped"),
+    ]
+    assert "javascript" in jsonl.repaired[1].reason and "1e+30" in jsonl.repaired[2].reason
+
+    # the same records as papers.txt: the same abstract limit, and no title over the cap
+    text = "\n".join(f"{r['title']}\n{r['abstract']}" for r in records)
+    txt = load_corpus(write(tmp_path / "c.txt", text))
+    assert [p.title for p in txt.papers] == ["Good", "Odd fields"]
+    assert all(len(p.title) <= MAX_TITLE_CHARS for p in txt.papers)
+    assert {s.line for s in txt.skipped} >= {1, 2, 3, 4}  # the long title's record and the short one
+
+
+@pytest.mark.parametrize(
+    ("year", "kept"),
+    [(2021, 2021), ("2021", 2021), (2021.0, 2021), (2021.5, None), (True, None), (-5, None), (10**50, None)],
+)
+def test_a_year_is_kept_only_as_a_whole_number_in_range(tmp_path: Path, year: object, kept: int | None) -> None:
+    line = json.dumps({"title": "T", "abstract": ABSTRACT_A, "year": year})
+    report = load_corpus(write(tmp_path / "y.jsonl", line + "\n"))
+    assert report.papers[0].year == kept
+    assert [s.line for s in report.repaired] == ([] if kept else [1])  # a dropped year is reported

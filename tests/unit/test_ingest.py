@@ -446,3 +446,35 @@ def test_a_killed_rebuild_leaves_the_old_store_as_it_was(
     final = Store(store_path, "papers")
     assert sorted(p.title for p in final.papers()) == sorted(p.title for p in load_corpus(corpus).papers)
     assert collection_names(store_path) == {"papers"}
+
+
+# ---- a failed ingest creates no store -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rebuild", [(), ("--rebuild",)], ids=["ingest", "rebuild"])
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("nonexistent.txt", None, "corpus file not found"),
+        ("short.jsonl", json.dumps({"title": "A title", "abstract": "two words"}) + "\n", "no papers found"),
+    ],
+    ids=["missing file", "no valid paper"],
+)
+def test_a_failed_ingest_leaves_no_store_behind(
+    run: Callable[..., Result],
+    tmp_path: Path,
+    rebuild: tuple[str, ...],
+    name: str,
+    content: str | None,
+    message: str,
+) -> None:
+    corpus = tmp_path / name
+    if content is not None:
+        corpus.write_text(content)
+    store = tmp_path / "store"
+
+    line = one_line_error(run("--store", store, "ingest", *rebuild, corpus))
+
+    assert message in line
+    assert not store.exists()  # not even an empty folder or chroma.sqlite3
+    assert [p.name for p in tmp_path.iterdir()] == ([name] if content is not None else [])

@@ -18,7 +18,7 @@ from click.testing import Result
 from rag.chunking import chunking_signature
 from rag.corpus import Paper
 from rag.embedding import Embedder
-from rag.errors import StoreError, StoreMismatchError
+from rag.errors import StoreDamagedError, StoreError, StoreMismatchError
 from rag.ingest import IngestReport, ingest
 from rag.service import RagService
 from rag.settings import Settings
@@ -145,24 +145,62 @@ def malform_database(store: Path) -> None:
         f.write(b"garbage" * 4000)  # a valid header over broken pages: "disk image is malformed"
 
 
-BREAKAGES = {"corrupted": corrupt_database, "malformed": malform_database, "lost database": lose_database}
+def zero_database_pages(store: Path) -> None:
+    """Issue 18's damage: 64 KB of zeros written into the database, past its first pages. The
+    store still opens; its reads fail with Chroma's "Failed to pull logs from the log store"."""
+    with (store / "chroma.sqlite3").open("r+b") as f:
+        f.seek(200_000)
+        f.write(bytes(65_536))
+
+
+def truncate_database(store: Path) -> None:
+    os.truncate(store / "chroma.sqlite3", 100_000)
+
+
+def replace_database_with_garbage(store: Path) -> None:
+    database = store / "chroma.sqlite3"
+    database.write_bytes(os.urandom(database.stat().st_size))
+
+
+BREAKAGES = {
+    "corrupted": corrupt_database,
+    "malformed": malform_database,
+    "lost database": lose_database,
+    "64 KB of zeros": zero_database_pages,
+    "truncated": truncate_database,
+    "garbage": replace_database_with_garbage,
+}
 
 
 @pytest.mark.parametrize("breakage", BREAKAGES, ids=list(BREAKAGES))
 def test_a_broken_store_fails_in_one_line_and_rebuild_repairs_it(
-    run: Callable[..., Result], store_of_six: Path, fixture_corpus: Path, breakage: str
+    run: Callable[..., Result],
+    store_of_six: Path,
+    fixture_corpus: Path,
+    breakage: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     BREAKAGES[breakage](store_of_six)
+    served: list[object] = []
+    monkeypatch.setattr("uvicorn.run", lambda app, **options: served.append(app))  # never block a test
 
     for command in (("ask", GROKKING_QUESTION), ("info",), ("ingest", fixture_corpus)):
         line = one_line_error(run("--store", store_of_six, *command))
         assert str(store_of_six) in line and "rag ingest --rebuild" in line, line
+        assert "chromadb" not in line, line  # Chroma's message, not its exception's name
+    # `serve` announces that it is loading, then refuses to start with the same line
+    serve = run("--store", store_of_six, "serve", env={"RAG_MODE": "extractive"})  # no model to load first
+    assert serve.exit_code == 1 and "Traceback" not in serve.output, serve.output
+    assert serve.stderr.strip().splitlines()[-1] == line
+    assert served == []
 
     result = run("--store", store_of_six, "ingest", "--rebuild", fixture_corpus)
     assert result.exit_code == 0, result.output
     assert "rebuilt the store with 6 papers" in result.stdout
+    assert "Traceback" not in result.output
     kept = [p for p in store_of_six.parent.iterdir() if p.name.startswith("store.broken-")]
-    assert len(kept) == 1 and f"moved to {kept[0]}" in result.stderr  # never deleted silently
+    assert len(kept) == 1 and f"moved the damaged one to {kept[0]}" in result.stderr  # never deleted silently
+    assert "could not be used" in result.stderr and "rebuilt it in a new folder" in result.stderr
     assert not (store_of_six.parent / "store.rebuild").exists()
     assert len(titles_in(store_of_six)) == 6
     assert not ask_json(run, store_of_six, GROKKING_QUESTION)["refused"]
@@ -223,3 +261,16 @@ def test_a_swap_cut_short_is_finished_by_the_next_open(
     expected = fixture_papers[3:] if new_one_built else fixture_papers
     assert sorted(p.title for p in reopened.papers()) == sorted(p.title for p in expected)
     assert collection_names(store_of_six) == {"papers"}
+
+
+# ---- verify: damage that opening the store does not show ------------------------------------------
+
+
+def test_verify_finds_damage_that_opening_does_not(store_of_six: Path, fixture_store: Path) -> None:
+    Store(fixture_store, "papers").verify()  # a sound store passes
+    zero_database_pages(store_of_six)
+
+    damaged = Store(store_of_six, "papers")  # it still opens
+    with pytest.raises(StoreDamagedError, match="is damaged") as caught:
+        damaged.verify()
+    assert "rag ingest --rebuild" in str(caught.value) and "\n" not in str(caught.value)
