@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -255,6 +256,24 @@ class FakeGenerator:
         self.grammars.append(grammar)
         text = self.reply(messages) if callable(self.reply) else self.reply
         yield from re.findall(r"\S+\s*", text)[:max_tokens]
+
+
+def prefetch(settings: Settings) -> None:
+    """Do the slow parts of loading the local model that commit to nothing: import llama.cpp and
+    ask the kernel to read the GGUF file into the page cache. A cold command calls it in a
+    background thread while retrieval runs, so an answer that needs the model finds both done,
+    and a refused question or an extractive answer never loads the model itself (no weights
+    mapped, no context allocated). Failures are left for `load_generator` to report."""
+    if settings.generation.llm_base_url:
+        return  # a remote model: nothing of it lives in this process
+    try:
+        path = settings.resolved_model_path()
+        with path.open("rb") as f:
+            if hasattr(os, "posix_fadvise"):
+                os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_WILLNEED)  # asynchronous readahead
+        import llama_cpp  # noqa: F401 - the import is the work: libllama and its bindings load
+    except (ConfigError, ImportError, OSError) as e:
+        log.info("model prefetch skipped: %s", e)
 
 
 def load_generator(settings: Settings) -> Generator:

@@ -12,9 +12,11 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz", response_model=Health)
 def health(service: ServiceDep, queue: ModelQueueDep) -> Health:
-    """Up once the embedder, store and model are loaded; says whether a generation is running
-    and how many requests wait for the model. Cheap: touches neither the store nor the model."""
+    """Up once the embedder, store and model are loaded; says which model and which store it
+    serves, whether a generation is running and how many requests wait for the model. Cheap:
+    touches neither the store nor the model."""
     return Health(
         model=service.model_name,
+        store_id=service.settings.store_id(),
         generation=GenerationStatus(busy=queue.busy, waiting=queue.waiting),
     )
