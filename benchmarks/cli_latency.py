@@ -15,7 +15,8 @@ checkout. Each figure is a fresh `rag ask --json` process, measured wall clock:
     questions are each asked by a new `rag ask` process that finds it at RAG_SERVER_URL: the
     whole command, from the shell's point of view.
 
-Also the answer's own `total_ms` (what the question costs once everything is loaded), and the
+Also each process's CPU seconds (all threads; contention moves them far less than wall time),
+the answer's own `total_ms` (what the question costs once everything is loaded), and the
 1-minute load average before and after. Prints figures and ratios, writes JSON, asserts nothing.
 """
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -53,8 +55,15 @@ def environment(code: Path, store: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def ask(env: dict[str, str], question: str, *options: str) -> tuple[float, dict[str, Any]]:
-    """Wall milliseconds of one `rag ask --json` process, and its answer."""
+def children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def ask(env: dict[str, str], question: str, *options: str) -> tuple[float, float, dict[str, Any]]:
+    """Wall milliseconds and CPU seconds (all its threads) of one `rag ask --json` process, and
+    its answer. On a loaded machine the CPU seconds move far less than the wall clock."""
+    cpu_before = children_cpu_s()
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", CLI, "ask", "--json", *options, question],
@@ -66,7 +75,7 @@ def ask(env: dict[str, str], question: str, *options: str) -> tuple[float, dict[
     wall = (time.perf_counter() - started) * 1000
     if done.returncode != 0:
         raise SystemExit(f"rag ask failed: {done.stderr[-1500:]}")
-    return wall, json.loads(done.stdout)
+    return wall, children_cpu_s() - cpu_before, json.loads(done.stdout)
 
 
 def median_s(values: list[float]) -> float:
@@ -82,12 +91,14 @@ def cold(old_env: dict[str, str], new_env: dict[str, str], question: str, runs: 
     }
     figures: dict[str, Any] = {}
     for label, (text, options) in cases.items():
-        old_ms, new_ms, answers = [], [], []
+        old_ms, new_ms, old_cpu, new_cpu, answers = [], [], [], [], []
         for _ in range(runs):
-            wall, old_answer = ask(old_env, text, *options)
+            wall, cpu, old_answer = ask(old_env, text, *options)
             old_ms.append(wall)
-            wall, new_answer = ask(new_env, text, "--local", *options)
+            old_cpu.append(cpu)
+            wall, cpu, new_answer = ask(new_env, text, "--local", *options)
             new_ms.append(wall)
+            new_cpu.append(cpu)
             answers.append((old_answer, new_answer))
         same = all(same_answer(a, b) for a, b in answers)
         figures[label] = {
@@ -96,13 +107,18 @@ def cold(old_env: dict[str, str], new_env: dict[str, str], question: str, runs: 
             "new_over_old": round(statistics.median(new_ms) / statistics.median(old_ms), 2),
             "old_runs_s": [round(x / 1000, 2) for x in old_ms],
             "new_runs_s": [round(x / 1000, 2) for x in new_ms],
+            "old_cpu_s": round(statistics.median(old_cpu), 2),
+            "new_cpu_s": round(statistics.median(new_cpu), 2),
             "answer_total_ms_new": answers[-1][1]["timings"].get("total_ms"),
             "refused": answers[-1][1]["refused"],
             "model": answers[-1][1]["model"],
             "same_answer_old_and_new": same,
         }
         f = figures[label]
-        print(f"cold {label:>22}: old {f['old_s']:6.2f} s   new {f['new_s']:6.2f} s   new/old {f['new_over_old']}")
+        print(
+            f"cold {label:>22}: wall old {f['old_s']:6.2f} s  new {f['new_s']:6.2f} s  new/old {f['new_over_old']};"
+            f"  CPU old {f['old_cpu_s']:5.2f} s  new {f['new_cpu_s']:5.2f} s"
+        )
     return figures
 
 
@@ -129,12 +145,13 @@ def warm_server(code: Path, store: Path, questions: list[str]) -> dict[str, Any]
             ready_s = round(time.perf_counter() - started, 1)
             print(f"rag serve ready in {ready_s} s")
             env = environment(code, store, RAG_SERVER_URL=url)
-            walls, totals = [], []
+            walls, cpus, totals = [], [], []
             for q in questions:
-                wall, answer = ask(env, q)
+                wall, cpu, answer = ask(env, q)
                 if answer.get("answered_by") != url:
                     raise SystemExit(f"the question was not answered by the server: {answer.get('answered_by')}")
                 walls.append(wall)
+                cpus.append(cpu * 1000)
                 totals.append(answer["timings"]["total_ms"])
         finally:
             server.terminate()
@@ -146,9 +163,13 @@ def warm_server(code: Path, store: Path, questions: list[str]) -> dict[str, Any]
     figures: dict[str, Any] = {
         "serve_ready_s": ready_s,
         "ask_wall_ms": percentiles(walls),
+        "ask_process_cpu_ms": percentiles(cpus),
         "answer_total_ms": percentiles(totals),
     }
-    print(f"warm server: rag ask wall p50 {figures['ask_wall_ms']['p50']} ms over {len(walls)} questions")
+    print(
+        f"warm server: rag ask wall p50 {figures['ask_wall_ms']['p50']} ms, process CPU p50 "
+        f"{figures['ask_process_cpu_ms']['p50']} ms over {len(walls)} questions"
+    )
     return figures
 
 

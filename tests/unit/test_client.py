@@ -10,7 +10,7 @@ import pytest
 
 from rag.client import connect, server_error
 from rag.errors import BusyError, ConfigError, NotFoundError, QuestionError, RagError, StoreError
-from rag.settings import Settings
+from rag.settings import Settings, bundled_model_path
 
 URL = "http://127.0.0.1:8000"
 
@@ -71,3 +71,9 @@ def test_the_store_id_names_the_store_not_its_folder(tmp_path: Path) -> None:
     assert here.store_id() != Settings(store_path=tmp_path / "other").store_id()
     assert here.store_id() != Settings(store_path=tmp_path / "store", collection="more").store_id()
     assert str(tmp_path) not in here.store_id()
+
+
+def test_the_model_name_is_known_before_the_model_loads(tmp_path: Path) -> None:
+    assert Settings(model_path=tmp_path / "big.gguf").model_name() == "big.gguf"
+    assert Settings(llm_base_url="http://127.0.0.1:9/v1", llm_model="qwen").model_name() == "qwen"
+    assert Settings().model_name() == bundled_model_path().name
