@@ -314,7 +314,7 @@ def _ask_in_process(settings: Settings, question: str, k: int, mode: str, as_jso
         progress=None if as_json else _progress("First run: embedding the bundled corpus", settings)
     )
     if mode == "generative":
-        service.prepare_generator()  # the model loads while the question is retrieved
+        service.prepare_generator()  # llama.cpp imports and the GGUF is read while the question is retrieved
     if as_json:
         return service.respond(question, k=k, mode=mode).to_dict()
 

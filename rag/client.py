@@ -148,7 +148,10 @@ def connect(settings: Settings, mode: str) -> Probe:
     if not isinstance(health, dict) or health.get("status") != "ok":
         client.close()
         return Probe(None, f"{url} does not answer like rag serve")
-    if health.get("store_id") != settings.store_id():
+    if "store_id" not in health:
+        client.close()
+        return Probe(None, f"rag serve at {url} does not say which store it serves (an older version)")
+    if health["store_id"] != settings.store_id():
         client.close()
         return Probe(None, f"rag serve at {url} serves another store")
     named = _named_model(settings)
