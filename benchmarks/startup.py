@@ -88,6 +88,7 @@ def main() -> None:
     started = machine()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
     env["RAG_STORE_PATH"] = str(args.store)
+    env["RAG_SERVER_URL"] = "off"  # the cold figure is in-process, whatever listens at the default address
     questions = [q["question"] for q in load_questions(args.questions, answerable_only=True)][: args.asks]
     figures: dict[str, Any] = {"store": str(args.store)}
 

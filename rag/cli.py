@@ -15,6 +15,7 @@ import click
 from rag.errors import RagError
 
 if TYPE_CHECKING:
+    from rag.client import Server
     from rag.service import RagService
     from rag.settings import Settings
 
@@ -219,6 +220,50 @@ def ingest(ctx: click.Context, path: Path | None, check: bool, rebuild: bool, as
     _print_report(report, as_json, check)
 
 
+_LOCAL_HELP = "Answer in this process even when a `rag serve` answers at RAG_SERVER_URL."
+
+
+def _remote(settings: Settings, mode: str, local: bool) -> tuple[Server | None, str | None]:
+    """The running server to ask, or None and why not (None when there is nothing to say)."""
+    if local:
+        return None, "--local"
+    from rag.client import connect
+
+    probe = connect(settings, mode)
+    return probe.server, probe.why_not
+
+
+def _say_where(server: Server | None, why_not: str | None) -> None:
+    """The one line on stderr, after the answer, that says which path answered."""
+    if server is not None:
+        click.echo(f"(answered by rag serve at {server.url})", err=True)
+    else:
+        click.echo(f"(answered in-process{f': {why_not}' if why_not else ''})", err=True)
+
+
+def _with_where(result: dict[str, Any], server: Server | None) -> str:
+    """--json's output: the result and `answered_by`, the server's URL or "in-process"."""
+    where = server.url if server is not None else "in-process"
+    return json.dumps({**result, "answered_by": where}, indent=2, ensure_ascii=False)
+
+
+def _print_answer_footer(answer: dict[str, Any], evidence: bool) -> None:
+    """What follows the answer's text: its sources, every chosen sentence, notes on stderr."""
+    if answer["citations"] and answer.get("kind", "answer") == "answer":  # a summary lists its sources itself
+        click.echo("\nSources:")
+        for c in answer["citations"]:
+            click.echo(f"  [{c['n']}] {c['title']}")
+    if evidence and answer.get("evidence"):
+        click.echo("\nEvidence:")
+        for source in answer["evidence"]:
+            click.echo(f"  [{source['n']}] {source['title']}")
+            for sentence in source["sentences"]:
+                click.echo(f"      - {sentence}")
+    sys.stdout.flush()
+    for note in answer.get("notes", []):
+        click.echo(f"(note: {note})", err=True)
+
+
 @cli.command()
 @click.argument("question")
 @click.option("-k", "--top-k", type=click.IntRange(1, 50), help="Papers to retrieve [env RAG_TOP_K; default 5].")
@@ -236,8 +281,12 @@ def ingest(ctx: click.Context, path: Path | None, check: bool, rebuild: bool, as
     "--evidence", is_flag=True, help="Also print every sentence chosen from every source, not just the quotes."
 )
 @click.option(
-    "--json", "as_json", is_flag=True, help="Print one JSON object: answer, refused, citations, evidence, timings, ..."
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON object: answer, refused, citations, evidence, timings, answered_by, ...",
 )
+@click.option("--local", is_flag=True, help=_LOCAL_HELP)
 @click.pass_context
 def ask(
     ctx: click.Context,
@@ -247,6 +296,7 @@ def ask(
     model_path: Path | None,
     evidence: bool,
     as_json: bool,
+    local: bool,
 ) -> None:
     """Answer QUESTION from the collection, citing the papers used.
 
@@ -255,6 +305,11 @@ def ask(
     collection does not cover the question, it says so and names the nearest papers instead of
     guessing. A request for a summary ("Summarize the work on X", "Give me an overview of X")
     is answered as `rag summarize` would.
+
+    When a `rag serve` answers at RAG_SERVER_URL (default http://127.0.0.1:8000) and serves the
+    same store, it answers, in about the time of the answer alone; else the question is answered
+    in this process. A line on stderr says which (--json: "answered_by"); --local never asks a
+    server. The answer is the same either way.
 
     \b
     Examples:
@@ -266,34 +321,43 @@ def ask(
 
     settings = _settings(ctx, model_path=model_path)
     validate(question, settings.answer.max_question_chars)
+    mode = mode or settings.answer.mode
+    k = top_k or settings.retrieval.top_k
+    server, why_not = _remote(settings, mode, local)
+    if server is not None:
+        try:
+            answer = server.ask(question, k, mode)
+        finally:
+            server.close()
+        if not as_json:
+            click.echo(answer["answer"])
+    else:
+        answer = _ask_in_process(settings, question, k, mode, as_json)
+    if as_json:
+        click.echo(_with_where(answer, server))
+    else:
+        _print_answer_footer(answer, evidence)
+    _say_where(server, why_not)
+
+
+def _ask_in_process(settings: Settings, question: str, k: int, mode: str, as_json: bool) -> dict[str, Any]:
+    """Answer in this process; the text streams to stdout as it is written unless `as_json`."""
     service = _service(settings)
     service.ensure_ingested(
         progress=None if as_json else _progress("First run: embedding the bundled corpus", settings)
     )
+    if mode == "generative":
+        service.prepare_generator()  # llama.cpp imports and the GGUF is read while the question is retrieved
     if as_json:
-        answer = service.respond(question, k=top_k, mode=mode)
-        click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
-        return
+        return service.respond(question, k=k, mode=mode).to_dict()
 
     def show(text: str) -> None:
         click.echo(text, nl=False)
         sys.stdout.flush()
 
-    answer = service.respond(question, k=top_k, mode=mode, on_text=show)
+    answer = service.respond(question, k=k, mode=mode, on_text=show)
     click.echo()
-    if answer.citations and answer.kind == "answer":  # a summary lists its sources itself
-        click.echo("\nSources:")
-        for c in answer.citations:
-            click.echo(f"  [{c.n}] {c.title}")
-    if evidence and answer.evidence:
-        click.echo("\nEvidence:")
-        for source in answer.evidence:
-            click.echo(f"  [{source.n}] {source.title}")
-            for sentence in source.sentences:
-                click.echo(f"      - {sentence}")
-    sys.stdout.flush()
-    for note in answer.notes:
-        click.echo(f"(note: {note})", err=True)
+    return answer.to_dict()
 
 
 @cli.command()
@@ -326,8 +390,12 @@ def info(ctx: click.Context, as_json: bool) -> None:
 )
 @click.option("--model-path", type=click.Path(path_type=Path), help="GGUF model file [env RAG_MODEL_PATH].")
 @click.option(
-    "--json", "as_json", is_flag=True, help="Print sentences, citations, the matched set and coverage as JSON."
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print sentences, citations, the matched set, coverage and answered_by as JSON.",
 )
+@click.option("--local", is_flag=True, help=_LOCAL_HELP)
 @click.pass_context
 def summarize(
     ctx: click.Context,
@@ -336,6 +404,7 @@ def summarize(
     mode: str | None,
     model_path: Path | None,
     as_json: bool,
+    local: bool,
 ) -> None:
     """Summarize what the collection says about TOPIC, or the papers given with --paper.
 
@@ -346,15 +415,36 @@ def summarize(
 
     A topic summary draws on every paper that matches the topic (it says how many matched and
     how many were used), gives one key point per paper, groups papers by what they share, and
-    cites a paper in every sentence. Output is Markdown; --json for machines.
+    cites a paper in every sentence. Output is Markdown; --json for machines. As with `rag ask`,
+    a `rag serve` at RAG_SERVER_URL that serves the same store writes it, unless --local.
     """
     if not topic and not papers:
         raise click.UsageError("give a TOPIC or at least one --paper")
     settings = _settings(ctx, model_path=model_path)
+    mode = mode or settings.answer.mode
+    server, why_not = _remote(settings, mode, local)
+    if server is not None:
+        try:
+            result = server.summarize(topic, list(papers), mode)
+        finally:
+            server.close()
+    else:
+        result = _summarize_in_process(settings, topic, papers, mode, as_json)
+    click.echo(_with_where(result, server) if as_json else result["markdown"])
+    for note in result.get("notes", []):
+        click.echo(f"(note: {note})", err=True)
+    _say_where(server, why_not)
+
+
+def _summarize_in_process(
+    settings: Settings, topic: str | None, papers: tuple[str, ...], mode: str, as_json: bool
+) -> dict[str, Any]:
     service = _service(settings)
     service.ensure_ingested(
         progress=None if as_json else _progress("First run: embedding the bundled corpus", settings)
     )
+    if mode == "generative":
+        service.prepare_generator()
     bar: Any = None
 
     def progress(done: int, total: int, title: str) -> None:
@@ -370,13 +460,8 @@ def summarize(
         if done >= total:
             bar.close()
 
-    result = service.summarize(topic, papers, mode=mode, progress=progress)
-    if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
-    else:
-        click.echo(result.markdown())
-    for note in result.notes:
-        click.echo(f"(note: {note})", err=True)
+    summary: dict[str, Any] = service.summarize(topic, papers, mode=mode, progress=progress).to_dict()
+    return summary
 
 
 @cli.command()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -341,6 +342,24 @@ class FakeGenerator:
                 yield piece
         finally:  # a word is a token here, as in count_tokens
             report_usage(sum(self.count_tokens(m.get("content", "")) for m in messages), written)
+
+
+def prefetch(settings: Settings) -> None:
+    """Do the slow parts of loading the local model that commit to nothing: import llama.cpp and
+    ask the kernel to read the GGUF file into the page cache. A cold command calls it in a
+    background thread while retrieval runs, so an answer that needs the model finds both done,
+    and a refused question or an extractive answer never loads the model itself (no weights
+    mapped, no context allocated). Failures are left for `load_generator` to report."""
+    if settings.generation.llm_base_url:
+        return  # a remote model: nothing of it lives in this process
+    try:
+        path = settings.resolved_model_path()
+        with path.open("rb") as f:
+            if hasattr(os, "posix_fadvise"):
+                os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_WILLNEED)  # asynchronous readahead
+        import llama_cpp  # noqa: F401 - the import is the work: libllama and its bindings load
+    except (ConfigError, ImportError, OSError) as e:
+        log.info("model prefetch skipped: %s", e)
 
 
 def load_generator(settings: Settings) -> Generator:

@@ -23,7 +23,7 @@ from rag.answerability import load_model
 from rag.corpus import Paper, ParseReport, load_corpus
 from rag.embedding import Embedder
 from rag.errors import CorpusError, NotFoundError, StoreDamagedError, StoreError
-from rag.generation import Generator, load_generator, metered
+from rag.generation import Generator, load_generator, metered, prefetch
 from rag.ingest import IngestReport, fingerprint, ingest
 from rag.linear import LinearModel, load
 from rag.question import Question
@@ -72,13 +72,18 @@ class RagService:
                 self._generator = load_generator(self.settings)
             return self._generator
 
+    def prepare_generator(self) -> None:
+        """Start, in a background thread, what loading the model costs before it commits to
+        anything (`rag.generation.prefetch`), for a command about to answer in generative
+        mode: retrieval runs meanwhile, and a question that is refused never loads the model."""
+        if self._generator is None:
+            threading.Thread(target=prefetch, args=(self.settings,), name="model-prefetch", daemon=True).start()
+
     @property
     def model_name(self) -> str:
         if self._generator is not None:
             return self._generator.name
-        if self.settings.generation.llm_base_url:
-            return self.settings.generation.llm_model
-        return (self.settings.generation.model_path or Path("SmolLM2-135M-Instruct.Q4_1.gguf")).name
+        return self.settings.model_name()
 
     def fingerprint_check(self) -> None:
         e = self.settings.embedding

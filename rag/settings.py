@@ -21,6 +21,7 @@ so tests (and the API) can hand in their own.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 from pathlib import Path
@@ -322,12 +323,24 @@ class ServerSettings(_Group):
 
 
 class InterfaceSettings(_Group):
-    """What the command line shows."""
+    """The command line: what it shows, and which running server it asks."""
 
     progress: bool | None = Field(
         default=None,
         description="Progress bars on stderr: unset shows them on a terminal only; true always; false never.",
     )
+    server_url: str | None = Field(
+        default="http://127.0.0.1:8000",
+        description="A running `rag serve` that `rag ask` and `rag summarize` use when it answers and serves the "
+        "same store (else they answer in-process); `off` never asks one. Default: where `rag serve` listens.",
+    )
+
+    @field_validator("server_url", mode="before")
+    @classmethod
+    def _server_off(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().casefold() in ("", "off", "none", "false", "0"):
+            return None
+        return value.rstrip("/") if isinstance(value, str) else value
 
 
 GROUPS: dict[str, type[_Group]] = {
@@ -393,6 +406,26 @@ class Settings(BaseModel):
                 f"embedder folder not found: {path}", fix="set RAG_EMBEDDER_PATH to a sentence-transformers folder"
             )
         return path
+
+    def store_id(self) -> str:
+        """An opaque id of the collection these settings name: equal for `rag serve` and the CLI
+        when both use the same store, so the CLI never answers from another store's server. A
+        hash, so that the server's /healthz does not reveal its folders."""
+        s = self.store
+        where = s.chroma_url.rstrip("/") if s.chroma_url else str(s.store_path.resolve())
+        return hashlib.sha256(f"{where}\0{s.collection}".encode()).hexdigest()[:16]
+
+    def model_name(self) -> str:
+        """The name of the model these settings load, before it loads (`RagService.model_name`)."""
+        g = self.generation
+        if g.llm_base_url:
+            return g.llm_model
+        if g.model_path is not None:
+            return g.model_path.name
+        try:
+            return bundled_model_path().name
+        except ConfigError:
+            return "SmolLM2-135M-Instruct.Q4_1.gguf"
 
     def resolved_model_path(self) -> Path:
         path = self.generation.model_path or bundled_model_path()

@@ -126,9 +126,13 @@ def store_of_six(tmp_path: Path, embedder: Embedder) -> Path:
 @pytest.fixture
 def run(monkeypatch: pytest.MonkeyPatch, embedder: Embedder, fixture_corpus: Path) -> Callable[..., Result]:
     """`run(*args, env=...)`: the `rag` command line in-process through click's CliRunner, with
-    the fixture corpus as RAG_CORPUS_PATH and the session's embedder (no reload per command)."""
+    the fixture corpus as RAG_CORPUS_PATH, the session's embedder (no reload per command) and no
+    running server asked (RAG_SERVER_URL=off)."""
     monkeypatch.setattr("rag.service.Embedder", lambda *args, **kwargs: embedder)
     monkeypatch.setenv("RAG_CORPUS_PATH", str(fixture_corpus))
+    # `rag ask` would use a `rag serve` that happens to run at the default address; tests that
+    # want a server pass its URL in `env`
+    monkeypatch.setenv("RAG_SERVER_URL", "off")
     runner = CliRunner()
 
     def invoke(*args: str | Path, env: dict[str, str] | None = None) -> Result:

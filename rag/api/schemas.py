@@ -407,6 +407,10 @@ class GenerationStatus(BaseModel):
 class Health(BaseModel):
     status: Literal["ok"] = "ok"
     model: str
+    store_id: str = Field(
+        description="An opaque id of the store served (a hash of its place and collection): `rag ask` uses this "
+        "server only when it names the store the command would read."
+    )
     generation: GenerationStatus
 
 

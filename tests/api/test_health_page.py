@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from rag.settings import Settings
 
-def test_health_reports_the_model_and_an_idle_queue(client: TestClient) -> None:
+
+def test_health_reports_the_model_the_store_and_an_idle_queue(client: TestClient, api_settings: Settings) -> None:
     response = client.get("/healthz")
 
     assert response.status_code == 200
     assert response.json() == {
         "status": "ok",
         "model": "fake",
+        "store_id": api_settings.store_id(),
         "generation": {"busy": False, "waiting": 0},
     }
+    assert str(api_settings.store.store_path) not in response.text  # an id, not the server's folders
 
 
 def test_page_and_assets_are_served_with_a_strict_policy(client: TestClient) -> None:

@@ -12,6 +12,7 @@ import pytest
 from cli_helpers import one_line_error
 from click.testing import Result
 
+from rag.errors import ConfigError
 from rag.generation import (
     FakeGenerator,
     OpenAICompatibleGenerator,
@@ -19,6 +20,7 @@ from rag.generation import (
     guard_repetition,
     load_generator,
     metered,
+    prefetch,
 )
 from rag.settings import Settings, bundled_model_path
 
@@ -112,3 +114,16 @@ def test_a_bad_model_file_fails_in_one_line(
 
     line = one_line_error(run("--store", fixture_store, "ask", "--model-path", files[model], GROKKING_QUESTION))
     assert message in line and str(files[model]) in line
+
+
+@pytest.mark.parametrize("name", ["none.gguf", "text.gguf"])
+def test_prefetch_commits_to_nothing_and_leaves_a_bad_file_to_the_load(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    if name == "text.gguf":
+        path.write_text("this is a text file, not a model\n")
+    settings = Settings(model_path=path)
+
+    prefetch(settings)  # in a command's background thread: it must not raise, the load reports
+
+    with pytest.raises(ConfigError):
+        load_generator(settings)

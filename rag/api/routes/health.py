@@ -13,10 +13,11 @@ router = APIRouter(tags=["health"])
 @router.get("/healthz", response_model=Health)
 @router.head("/healthz", response_model=Health, include_in_schema=False)
 def health(service: ServiceDep, queue: ModelQueueDep) -> Health:
-    """Up once the embedder, store and model are loaded; says whether a generation is running
-    and how many requests wait for the model. Cheap: touches neither the store nor the model.
-    HEAD answers too, for monitors that probe with it."""
+    """Up once the embedder, store and model are loaded; says which model and which store it
+    serves, whether a generation is running and how many requests wait for the model. Cheap:
+    touches neither the store nor the model. HEAD answers too, for monitors that probe with it."""
     return Health(
         model=service.model_name,
+        store_id=service.settings.store_id(),
         generation=GenerationStatus(busy=queue.busy, waiting=queue.waiting),
     )

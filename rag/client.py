@@ -1,0 +1,162 @@
+"""The command line's client of a running `rag serve`: `rag ask` and `rag summarize` use it when
+one answers at `RAG_SERVER_URL`, so a question costs an HTTP round trip instead of loading the
+embedder, the store and the model.
+
+    connect(settings)  ->  Server | None, and why not
+        GET /healthz         is it up, which store does it serve, which model
+    Server.ask           POST /v1/ask          the answer as `rag ask --json` prints it
+    Server.summarize     POST /v1/summaries    the summary as `rag summarize --json` prints it
+
+A server is used only when it serves the store the command would read (`Settings.store_id`),
+and, when the command names a model (`--model-path`, `RAG_MODEL_PATH`, `RAG_LLM_BASE_URL`),
+that model: otherwise the command answers in-process and says why. The command sends its own
+`k` and `mode`, so those options mean the same either way; every other setting is the server's.
+
+The server's errors come back as the project's errors (`rag.errors`), the same one line with its
+fix that the in-process path prints. This module imports neither numpy nor any model library,
+so the whole path costs the interpreter, click, pydantic and httpx.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from rag.errors import BusyError, ConfigError, NotFoundError, QuestionError, RagError, StoreError
+from rag.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Connecting to a server on this machine takes well under a millisecond and a refused port
+# fails at once; the limit matters only for a remote RAG_SERVER_URL whose host drops packets,
+# where it bounds what a missing server costs before the command answers in-process.
+CONNECT_TIMEOUT_S = 0.3
+# /healthz touches neither store nor model, so a server slower than this is not one to use.
+HEALTH_TIMEOUT_S = 2.0
+# An answer waits for the model queue (RAG_QUEUE_TIMEOUT_S, 30 s by default) and then generates;
+# a summary generates a key point per paper. The server bounds both; this only stops a hang.
+ANSWER_TIMEOUT_S = 600.0
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What asking for a server found: the server to use, or why none is used (for a note)."""
+
+    server: Server | None
+    why_not: str | None = None
+
+
+class Server:
+    """A running `rag serve` that serves the command's store."""
+
+    def __init__(self, url: str, client: httpx.Client, model: str) -> None:
+        self.url = url
+        self.model = model
+        self._client = client
+
+    def close(self) -> None:
+        self._client.close()
+
+    def ask(self, question: str, k: int, mode: str) -> dict[str, Any]:
+        """The answer, as `rag ask --json` prints it (POST /v1/ask)."""
+        return self._post("/v1/ask", {"question": question, "k": k, "mode": mode})
+
+    def summarize(self, topic: str | None, papers: list[str], mode: str) -> dict[str, Any]:
+        """The summary, as `rag summarize --json` prints it (POST /v1/summaries)."""
+        return self._post("/v1/summaries", {"topic": topic, "papers": papers, "mode": mode})
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            response = self._client.post(path, json=body, timeout=httpx.Timeout(ANSWER_TIMEOUT_S))
+        except httpx.HTTPError as e:
+            raise RagError(
+                f"rag serve at {self.url} stopped answering: {e}",
+                fix="try again, or pass --local to answer without it",
+            ) from e
+        if response.status_code != 200:
+            raise server_error(self.url, response)
+        try:
+            data: dict[str, Any] = response.json()
+        except ValueError as e:
+            raise RagError(
+                f"{self.url}{path} answered something that is not JSON",
+                fix="check that RAG_SERVER_URL points at `rag serve`, or pass --local",
+            ) from e
+        return data
+
+
+def server_error(url: str, response: httpx.Response) -> RagError:
+    """The project's error for a server's error response (OpenAI's shape, `{"error": {...}}`).
+    The server's message already ends with its fix when it has one, as the CLI prints it."""
+    try:
+        detail = response.json().get("error") or {}
+        message = str(detail.get("message") or response.text)
+    except (ValueError, AttributeError):
+        detail, message = {}, response.text[:300] or response.reason_phrase
+    status = response.status_code
+    if status in (429, 503) and detail.get("code") != "store_unavailable":
+        wait = response.headers.get("Retry-After")
+        return BusyError(
+            f"rag serve at {url} is busy: {message}",
+            fix=f"try again{f' in {wait} s' if wait else ''}, or pass --local to answer without it",
+        )
+    if status in (401, 403):
+        return ConfigError(
+            f"rag serve at {url} refused the request: {message}", fix="set RAG_API_KEY to the server's key"
+        )
+    if status in (400, 413, 422):
+        return QuestionError(message)  # the question itself, as the in-process check says it
+    if status == 404:
+        return NotFoundError(message)
+    if status == 503:
+        return StoreError(f"rag serve at {url}: {message}")
+    return RagError(
+        f"rag serve at {url} failed ({status}): {message}",
+        fix="see the server's log, or pass --local to answer without it",
+    )
+
+
+def _named_model(settings: Settings) -> str | None:
+    """The model the command was told to use, or None when it would load the default one."""
+    g = settings.generation
+    return settings.model_name() if (g.model_path is not None or g.llm_base_url) else None
+
+
+def connect(settings: Settings, mode: str) -> Probe:
+    """The running server to use for a command in `mode`, or why none is used. A server that
+    does not answer is no error: the command answers in-process."""
+    url = settings.interface.server_url
+    if url is None:
+        return Probe(None, "RAG_SERVER_URL is off")
+    key = settings.server.api_key
+    client = httpx.Client(
+        base_url=url,
+        headers={"Authorization": f"Bearer {key}"} if key else {},
+        timeout=httpx.Timeout(HEALTH_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
+        trust_env=False,  # a proxy from the environment must not stand between us and loopback
+    )
+    try:
+        response = client.get("/healthz")
+        health = response.json() if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError) as e:
+        client.close()
+        log.info("no rag serve at %s: %s", url, e)
+        return Probe(None)  # nothing listening: the usual case, not worth a note
+    if not isinstance(health, dict) or health.get("status") != "ok":
+        client.close()
+        return Probe(None, f"{url} does not answer like rag serve")
+    if "store_id" not in health:
+        client.close()
+        return Probe(None, f"rag serve at {url} does not say which store it serves (an older version)")
+    if health["store_id"] != settings.store_id():
+        client.close()
+        return Probe(None, f"rag serve at {url} serves another store")
+    named = _named_model(settings)
+    model = str(health.get("model", ""))
+    if mode == "generative" and named is not None and named != model:
+        client.close()
+        return Probe(None, f"rag serve at {url} runs {model}, not {named}")
+    return Probe(Server(url, client, model))
