@@ -204,7 +204,7 @@ def database_problems(store_path: Path) -> list[str]:
     if not database.is_file():
         return []
     try:
-        connection = sqlite3.connect(database.as_uri() + "?mode=ro", uri=True)
+        connection = sqlite3.connect(database.resolve().as_uri() + "?mode=ro", uri=True)  # a URI needs an absolute path
     except sqlite3.Error as e:
         return [str(e)]
     try:

@@ -14,6 +14,7 @@ quotes the figures.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -39,29 +40,50 @@ def _write_at(database: Path, offset: int, data: bytes) -> None:
         f.write(data)
 
 
-def damages(size: int) -> dict[str, Callable[[Path], None]]:
-    """Name → a function that damages a copied store folder."""
-    found: dict[str, Callable[[Path], None]] = {}
-    offsets = [0, 4096, 65_536, *range(1_000_000, size, 1_000_000), size - CHUNK]
-    for offset in offsets:
-        found[f"zeros@{offset}"] = lambda d, o=offset: _write_at(d / DATABASE, o, bytes(CHUNK))
-    for offset in (0, size // 3, size - 2 * CHUNK):
-        found[f"random@{offset}"] = lambda d, o=offset: _write_at(d / DATABASE, o, os.urandom(CHUNK))
-    for length in (0, 100, 4096, size // 10, size // 2, size - 4096):
-        found[f"truncate@{length}"] = lambda d, n=length: os.truncate(d / DATABASE, n)
-    for name in ("data_level0.bin", "header.bin", "length.bin"):
-        found[f"hnsw-zero:{name}"] = lambda d, n=name: _segment_file(d, n).write_bytes(
-            bytes(_segment_file(d, n).stat().st_size)
-        )
-        found[f"hnsw-halve:{name}"] = lambda d, n=name: os.truncate(
-            _segment_file(d, n), _segment_file(d, n).stat().st_size // 2
-        )
-        found[f"hnsw-delete:{name}"] = lambda d, n=name: _segment_file(d, n).unlink()
-    return found
+def _zeros(offset: int, store: Path) -> None:
+    _write_at(store / DATABASE, offset, bytes(CHUNK))
+
+
+def _random(offset: int, store: Path) -> None:
+    _write_at(store / DATABASE, offset, os.urandom(CHUNK))
+
+
+def _truncate(length: int, store: Path) -> None:
+    os.truncate(store / DATABASE, length)
 
 
 def _segment_file(store: Path, name: str) -> Path:
     return next(p for p in store.iterdir() if p.is_dir()) / name
+
+
+def _zero_segment(name: str, store: Path) -> None:
+    path = _segment_file(store, name)
+    path.write_bytes(bytes(path.stat().st_size))
+
+
+def _halve_segment(name: str, store: Path) -> None:
+    path = _segment_file(store, name)
+    os.truncate(path, path.stat().st_size // 2)
+
+
+def _delete_segment(name: str, store: Path) -> None:
+    _segment_file(store, name).unlink()
+
+
+def damages(size: int) -> dict[str, Callable[[Path], None]]:
+    """Name → a function that damages a copied store folder."""
+    found: dict[str, Callable[[Path], None]] = {}
+    for offset in [0, 4096, 65_536, *range(1_000_000, size, 1_000_000), size - CHUNK]:
+        found[f"zeros@{offset}"] = functools.partial(_zeros, offset)
+    for offset in (0, size // 3, size - 2 * CHUNK):
+        found[f"random@{offset}"] = functools.partial(_random, offset)
+    for length in (0, 100, 4096, size // 10, size // 2, size - 4096):
+        found[f"truncate@{length}"] = functools.partial(_truncate, length)
+    for name in ("data_level0.bin", "header.bin", "length.bin"):
+        found[f"hnsw-zero:{name}"] = functools.partial(_zero_segment, name)
+        found[f"hnsw-halve:{name}"] = functools.partial(_halve_segment, name)
+        found[f"hnsw-delete:{name}"] = functools.partial(_delete_segment, name)
+    return found
 
 
 def reads(store: Store) -> dict[str, Callable[[], object]]:
@@ -83,7 +105,7 @@ def probe(copy: Path) -> dict[str, Any]:
     except Exception as e:
         return {**row, "failed_at": "open", "error": type(e).__name__, "message": str(e)[:160]}
     steps = list(reads(store).items())
-    passed = []
+    passed: list[str] = []
     for name, read in steps:
         try:
             read()

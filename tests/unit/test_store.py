@@ -266,11 +266,14 @@ def test_a_swap_cut_short_is_finished_by_the_next_open(
 # ---- verify: damage that opening the store does not show ------------------------------------------
 
 
-def test_verify_finds_damage_that_opening_does_not(store_of_six: Path, fixture_store: Path) -> None:
+def test_verify_finds_damage_that_opening_does_not(
+    store_of_six: Path, fixture_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     Store(fixture_store, "papers").verify()  # a sound store passes
     zero_database_pages(store_of_six)
+    monkeypatch.chdir(store_of_six.parent)  # as `./store`, the default: a relative path
 
-    damaged = Store(store_of_six, "papers")  # it still opens
+    damaged = Store(Path(store_of_six.name), "papers")  # it still opens
     with pytest.raises(StoreDamagedError, match="is damaged") as caught:
         damaged.verify()
     assert "rag ingest --rebuild" in str(caught.value) and "\n" not in str(caught.value)
