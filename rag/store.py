@@ -316,8 +316,10 @@ class Store:
         if not self._remote:
             problems = database_problems(Path(self.location))
             if problems:
+                found = f"{len(problems)}+ problems" if len(problems) >= 5 else f"{len(problems)} problem(s)"
                 raise StoreDamagedError(
-                    f"the store at {self.location} is damaged: {_reason(RuntimeError('; '.join(problems)))}",
+                    f"the store at {self.location} is damaged: SQLite's check found {found}, first: "
+                    f"{_reason(RuntimeError(problems[0]))}",
                     fix=REBUILD_FIX,
                 )
         self.count()
