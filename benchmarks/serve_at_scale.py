@@ -19,8 +19,9 @@ the persisted lexical index (e.g. `git archive 76003e5 rag prompts corpus | tar 
    server's lifespan adds to loading the embedder and the model), and `rag serve` until it
    answers /healthz. New code with the index missing (it rebuilds and saves it), new code with
    the index saved, and the old code.
-3. Retrieval, new code, everything loaded once: latency p50/p95 over the dev questions (each new
-   to the process: its embedding included), and recall@5 of their planted papers.
+3. Retrieval, everything loaded once: latency p50/p95 over the dev questions (each new to the
+   process: its embedding included), and recall@5 of their planted papers; `retrieval` in this
+   process (new code), `retrieval-new` and `retrieval-old` each in a fresh process.
 Prints figures, writes JSON, asserts nothing.
 """
 
@@ -140,9 +141,10 @@ print(json.dumps({"import_s": round(imported - started, 2), "embedder_s": round(
 
 
 def open_in_child(code: Path, store: Path) -> dict[str, Any]:
+    # run from `code`: `python -c` puts the working folder first on sys.path, before PYTHONPATH
     env = {**os.environ, "PYTHONPATH": str(code), "HF_HUB_OFFLINE": "1"}
     done = subprocess.run(
-        [sys.executable, "-c", OPEN_CHILD, str(store)], capture_output=True, text=True, env=env, timeout=3600
+        [sys.executable, "-c", OPEN_CHILD, str(store)], capture_output=True, text=True, env=env, timeout=3600, cwd=code
     )
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     result: dict[str, Any] = json.loads(lines[-1]) if lines else {"failed": done.stderr[-500:]}
@@ -160,7 +162,7 @@ def serve_ready(code: Path, store: Path) -> dict[str, Any]:
     load = uptime()
     started = time.perf_counter()
     with log_path.open("wb") as log:
-        server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=code)
         try:
             while True:
                 try:
@@ -204,6 +206,15 @@ def retrieval(store: Path, questions: list[dict[str, Any]], k: int = 5) -> dict[
     return {"latency_ms": percentiles(latencies), f"recall_at_{k}": round(hits / len(questions), 3)}
 
 
+def retrieval_in_child(code: Path, store: Path, questions: Path) -> dict[str, Any]:
+    """`retrieval` in a fresh process running `code` (old or new), so both are timed alike."""
+    env = {**os.environ, "PYTHONPATH": str(code), "HF_HUB_OFFLINE": "1"}
+    command = [sys.executable, str(HERE), "--store", str(store), "--questions", str(questions), "--retrieval-child"]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=3600, cwd=code)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    return json.loads(lines[-1]) if lines else {"failed": done.stderr[-500:]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--store", type=Path, required=True, help="store folder (built once, then reused)")
@@ -217,7 +228,11 @@ def main() -> None:
         help="what to measure, in order (the old code's steps are the slow ones)",
     )
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--retrieval-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.retrieval_child:
+        print(json.dumps({**retrieval(args.store, load_questions(args.questions)), "load_after": uptime()}))
+        return
 
     record: dict[str, Any] = {"machine": machine(), "load_at_start": uptime()}
     if not (args.store / "chroma.sqlite3").exists():
@@ -239,8 +254,11 @@ def main() -> None:
             record["open"]["new, index saved"] = open_in_child(NEW_CODE, args.store)
         elif step == "open-old" and old:
             record["open"]["old (before the persisted index)"] = open_in_child(old, args.store)
-        elif step == "retrieval":
+        elif step == "retrieval":  # in this process, new code
             record["retrieval"] = retrieval(args.store, load_questions(args.questions))
+        elif step in ("retrieval-new", "retrieval-old") and (step == "retrieval-new" or old):
+            code = NEW_CODE if step == "retrieval-new" else old
+            record.setdefault("retrieval_in_child", {})[step] = retrieval_in_child(code, args.store, args.questions)
         elif step == "serve-new":
             record["serve"]["new, index saved"] = serve_ready(NEW_CODE, args.store)
         elif step == "serve-old" and old:
