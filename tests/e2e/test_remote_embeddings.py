@@ -19,6 +19,8 @@ from chroma_helpers import chroma_collection
 from embeddings_server import MODEL, TRUNCATED
 from servers import free_port, running
 
+from rag.chunking import chunk_papers
+from rag.corpus import load_corpus
 from rag.embedding import Embedder, RemoteEmbedder
 from rag.errors import ConfigError, StoreMismatchError
 from rag.ingest import fingerprint, ingest
@@ -112,3 +114,16 @@ def test_the_tokenizer_alone_counts_word_pieces_as_the_local_model_does(
     texts = [p.abstract for p in fixture_papers] + [r"LaTeX $\mathcal{O}(n^2)$ and https://example.org/x?y=1"]
     assert [remote.count_tokens(t) for t in texts] == [embedder.count_tokens(t) for t in texts]
     assert remote.vocabulary() == embedder.vocabulary()
+
+
+def test_the_bundled_corpus_is_cut_into_the_chunks_a_local_ingest_cuts(
+    embed_base_url: str, embedder: Embedder, full_corpus: Path
+) -> None:
+    """Chunk ids follow from the chunks alone, so the whole bundled corpus (261 papers) is
+    checked without embedding it twice: the same ids, texts and word-piece counts."""
+    remote = RemoteEmbedder(embed_base_url, bundled_embedder_path(), MODEL)
+    papers = load_corpus(full_corpus).papers
+    through_server = chunk_papers(papers, remote.count_tokens, 200, 1)
+    local = chunk_papers(papers, embedder.count_tokens, 200, 1)
+    assert len(local) > 500
+    assert through_server == local
