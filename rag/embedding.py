@@ -1,4 +1,5 @@
-"""Turning text into vectors with a local sentence-transformers model (never a download)."""
+"""Turning text into vectors: a local sentence-transformers model (never a download), or an
+OpenAI-compatible /v1/embeddings server, so that a large ingest can use other machines."""
 
 from __future__ import annotations
 
@@ -128,3 +129,132 @@ class Embedder:
             if len(self._recent) > _RECENT:
                 self._recent.popitem(last=False)
         return vector
+
+
+class RemoteEmbedder(Embedder):
+    """Vectors from an OpenAI-compatible `/v1/embeddings` server (text-embeddings-inference, vLLM,
+    Infinity, llama.cpp's server), batched, made unit-length here.
+
+    A subclass of `Embedder` because every stage takes one; it loads no model. Chunking still
+    needs word-piece counts, and the chunk ids follow from the chunks, so texts are counted
+    with the tokenizer of the local embedder folder (`tokenizer.json` only, no weights): point
+    RAG_EMBEDDER_PATH at the remote model's tokenizer when it is another model. The store
+    records the model's name as the server reports it, so it never mixes these vectors with
+    another model's."""
+
+    def __init__(
+        self,
+        base_url: str,
+        tokenizer_path: Path,
+        model: str | None = None,
+        api_key: str | None = None,
+        batch_size: int = 64,
+        timeout: float = 120.0,
+    ) -> None:
+        import httpx
+        from tokenizers import Tokenizer
+
+        self.base_url = base_url.rstrip("/")
+        self.batch_size = batch_size
+        self.path = tokenizer_path
+        try:
+            self.tokenizer = Tokenizer.from_file(str(tokenizer_path / "tokenizer.json"))
+        except Exception as e:  # tokenizers raises its own Exception type for a missing or bad file
+            raise ConfigError(
+                f"cannot read the tokenizer {tokenizer_path / 'tokenizer.json'}: {e}",
+                fix="set RAG_EMBEDDER_PATH to a folder with the remote model's tokenizer.json",
+            ) from e
+        self.tokenizer.no_truncation()  # count every piece, as the local tokenizer does
+        self.tokenizer.no_padding()
+        config = tokenizer_path / "sentence_bert_config.json"
+        self.max_seq_length = int(_read_json(config).get("max_seq_length", 256)) if config.exists() else 256
+        self._recent = OrderedDict()
+        self._recent_lock = threading.Lock()
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.Client(
+            base_url=self.base_url, headers=headers, timeout=httpx.Timeout(timeout, connect=10.0)
+        )
+        self.model_name = model or self._first_model()
+        # one small request now: a server that is down, or a wrong model, fails at start-up with
+        # its fix, and the answer names the model and gives the dimension the store records
+        probe, reported = self._request(["dimension probe"])
+        self._dimension = int(probe.shape[1])
+        self.name = reported or self.model_name
+
+    def _first_model(self) -> str:
+        import httpx
+
+        try:
+            response = self._client.get("/models")
+            response.raise_for_status()
+            return str(response.json()["data"][0]["id"])
+        except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as e:
+            raise ConfigError(
+                f"cannot read the model list of the embeddings server at {self.base_url}: {e}",
+                fix="start the server, or set RAG_EMBED_MODEL (or unset RAG_EMBED_BASE_URL)",
+            ) from e
+
+    def _request(self, texts: list[str]) -> tuple[np.ndarray[Any, np.dtype[np.float32]], str | None]:
+        import httpx
+
+        try:
+            response = self._client.post("/embeddings", json={"model": self.model_name, "input": texts})
+        except httpx.HTTPError as e:
+            raise ConfigError(
+                f"cannot reach the embeddings server at {self.base_url}: {e}",
+                fix="start it, or unset RAG_EMBED_BASE_URL",
+            ) from e
+        if response.status_code != 200:
+            fix = (
+                "set RAG_EMBED_API_KEY to the server's key"
+                if response.status_code in (401, 403)
+                else f"check RAG_EMBED_BASE_URL ({self.base_url}) and RAG_EMBED_MODEL ({self.model_name})"
+            )
+            raise ConfigError(f"the embeddings server answered {response.status_code}: {response.text[:300]}", fix=fix)
+        try:
+            body = response.json()
+            rows = sorted(body["data"], key=lambda d: int(d.get("index", 0)))
+            vectors = np.asarray([row["embedding"] for row in rows], dtype=np.float32)
+        except (ValueError, KeyError, TypeError) as e:
+            raise ConfigError(
+                f"the embeddings server sent an answer that is not an OpenAI embeddings list: {e}",
+                fix=f"check that {self.base_url} is an OpenAI-compatible API",
+            ) from e
+        if vectors.ndim != 2 or len(vectors) != len(texts):
+            raise ConfigError(
+                f"the embeddings server returned {len(vectors)} vectors for {len(texts)} texts",
+                fix=f"check that {self.base_url} is an OpenAI-compatible API",
+            )
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        reported = body.get("model") if isinstance(body, dict) else None
+        return vectors / np.maximum(norms, 1e-12), str(reported) if reported else None
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def vocabulary(self) -> frozenset[str]:
+        return frozenset(w for w in self.tokenizer.get_vocab() if w.isalpha() and not w.startswith("##"))
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
+        """Unit-length vectors, `batch_size` texts per request."""
+        vectors = np.empty((len(texts), self._dimension), dtype=np.float32)
+        for start in range(0, len(texts), self.batch_size):
+            batch, _ = self._request(list(texts[start : start + self.batch_size]))
+            if batch.shape[1] != self._dimension:
+                raise ConfigError(
+                    f"the embeddings server changed its dimension from {self._dimension} to {batch.shape[1]}",
+                    fix="one ingest needs one model: check what serves RAG_EMBED_BASE_URL",
+                )
+            vectors[start : start + len(batch)] = batch
+        return vectors
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    import json
+
+    data = json.loads(path.read_text())
+    return data if isinstance(data, dict) else {}

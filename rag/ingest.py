@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ import numpy as np
 from rag.chunking import Chunk, chunk_papers, chunking_signature, paper_sentences
 from rag.corpus import Paper, ParseReport, Skipped, load_corpus
 from rag.embedding import Embedder
+from rag.lexical import LexicalIndex, load_fresh, update_after_ingest
 from rag.store import Fingerprint, Store
 
 log = logging.getLogger(__name__)
@@ -127,6 +129,8 @@ def ingest(
         store.begin_rebuild(fingerprint(embedder, max_tokens, overlap))
     else:
         store.create(fingerprint(embedder, max_tokens, overlap))
+    # the index as it stands before any write (an empty store's is empty: nothing to read)
+    lexical_before = None if rebuild else LexicalIndex([]) if store.count() == 0 else load_fresh(store)
     missing = set(store.missing_ids([c.chunk_id for c in chunks]))
     todo = [c for c in chunks if c.chunk_id in missing]
     papers = {p.paper_id: p for p in parsed.papers}
@@ -141,6 +145,20 @@ def ingest(
     if rebuild:
         store.finish_rebuild()
         report.rebuilt = True
+    update_lexical(store, lexical_before, chunks, papers, report)
     report.seconds = time.perf_counter() - started
     log.info("ingested %s: %d papers, %d chunks (%d new)", path, report.papers, report.chunks, report.added_chunks)
     return report
+
+
+def update_lexical(
+    store: Store, before: LexicalIndex | None, chunks: list[Chunk], papers: dict[str, Paper], report: IngestReport
+) -> None:
+    """Bring the lexical index beside the store up to date with what this ingest stored (every
+    paper with a chunk is stored once the ingest completes), so that start-up loads it."""
+    if before is not None and not report.added_chunks:  # fresh when the ingest began, and unchanged
+        return
+    counts = dict(Counter(c.paper_id for c in chunks))
+    started = time.perf_counter()
+    update_after_ingest(store, before, [papers[pid] for pid in counts], counts, replaced=report.rebuilt)
+    report.notes.append(f"lexical index updated in {time.perf_counter() - started:.1f} s")

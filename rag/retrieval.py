@@ -21,8 +21,8 @@ from typing import Any, TypeVar
 import numpy as np
 
 from rag.chunking import paper_sentences
-from rag.corpus import Paper
 from rag.embedding import Embedder
+from rag.lexical import LexicalIndex, open_index
 from rag.store import Store
 
 log = logging.getLogger(__name__)
@@ -60,36 +60,9 @@ class Retrieval:
     lexical_max: float  # the best BM25 score any chunk got (0 when no query term matched)
 
 
-class LexicalIndex:
-    """BM25 over papers (bm25s, English stop words, Snowball stemming)."""
-
-    def __init__(self, papers: Sequence[Paper]) -> None:
-        import bm25s
-        import Stemmer
-
-        logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import
-        self._bm25s = bm25s
-        self._stemmer = Stemmer.Stemmer("english")
-        self.papers = list(papers)
-        self.index = bm25s.BM25()
-        if self.papers:
-            corpus = [f"{p.title}\n{p.abstract}" for p in self.papers]
-            tokens = bm25s.tokenize(corpus, stopwords="en", stemmer=self._stemmer, show_progress=False)
-            self.index.index(tokens, show_progress=False)
-
-    def search(self, query: str, n: int) -> list[tuple[Paper, float]]:
-        if not self.papers:
-            return []
-        tokens = self._bm25s.tokenize([query], stopwords="en", stemmer=self._stemmer, show_progress=False)
-        if not tokens.vocab:  # every word of the query was a stop word
-            return []
-        n = min(n, len(self.papers))
-        ids, scores = self.index.retrieve(tokens, k=n, show_progress=False, n_threads=1)
-        return [(self.papers[int(i)], float(s)) for i, s in zip(ids[0], scores[0], strict=True) if s > 0]
-
-
 class Retriever:
-    """Hybrid retrieval over one store. Build once per process: the BM25 index lives in memory."""
+    """Hybrid retrieval over one store. Build once per process: the BM25 index lives in memory
+    (loaded from beside the store, or rebuilt there when missing or stale: rag/lexical.py)."""
 
     def __init__(
         self,
@@ -106,7 +79,7 @@ class Retriever:
         self.lexical_weight = lexical_weight
         self.rerank_depth = rerank_depth
         self.sentence_weight = sentence_weight
-        self.lexical = LexicalIndex(store.papers())
+        self.lexical: LexicalIndex = open_index(store)
         self.papers = {p.paper_id: p for p in self.lexical.papers}
         self._sentences: dict[str, tuple[list[str], np.ndarray[Any, Any]]] = {}
         self._chunk_vectors: dict[str, np.ndarray[Any, Any]] = {}

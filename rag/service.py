@@ -21,7 +21,7 @@ from typing import Any
 from rag.answer import Answerer, OnText
 from rag.answerability import load_model
 from rag.corpus import Paper, ParseReport, load_corpus
-from rag.embedding import Embedder
+from rag.embedding import Embedder, RemoteEmbedder
 from rag.errors import CorpusError, NotFoundError, StoreDamagedError, StoreError
 from rag.generation import Generator, load_generator, metered, prefetch
 from rag.ingest import IngestReport, fingerprint, ingest
@@ -59,6 +59,15 @@ class RagService:
     @cached_property
     def embedder(self) -> Embedder:
         e = self.settings.embedding
+        if e.embed_base_url:
+            return RemoteEmbedder(
+                e.embed_base_url,
+                self.settings.resolved_embedder_path(),
+                e.embed_model,
+                e.embed_api_key,
+                e.embed_batch_size,
+                e.embed_timeout_s,
+            )
         return Embedder(self.settings.resolved_embedder_path(), e.embed_batch_size, dtype=e.embed_dtype)
 
     @cached_property
@@ -101,10 +110,8 @@ class RagService:
 
     @cached_property
     def stats(self) -> TermStatistics:
-        """Document frequencies over the collection (the retriever holds every paper for BM25)."""
-        return TermStatistics(
-            (f"{p.title} {p.abstract}" for p in self.retriever.lexical.papers), self.embedder.vocabulary()
-        )
+        """Document frequencies over the collection (counted with the lexical index, rag/lexical.py)."""
+        return self.retriever.lexical.terms.with_vocabulary(self.embedder.vocabulary())
 
     @cached_property
     def support(self) -> SupportChecker:

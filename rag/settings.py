@@ -127,7 +127,12 @@ class EmbeddingSettings(_Group):
     embedder_path: Path | None = Field(
         default=None, description="sentence-transformers model folder; unset means the bundled all-MiniLM-L6-v2."
     )
-    embed_batch_size: int = Field(default=64, ge=1, le=4096, description="Texts the model reads at once.")
+    embed_batch_size: int = Field(
+        default=64,
+        ge=1,
+        le=4096,
+        description="Texts the model reads at once (or sent per request to an embeddings server).",
+    )
     ingest_batch_chunks: int = Field(
         default=512,
         ge=1,
@@ -155,6 +160,23 @@ class EmbeddingSettings(_Group):
     )
     chunk_overlap_sentences: int = Field(
         default=1, ge=0, le=5, description="Sentences repeated between neighbouring chunks."
+    )
+    embed_base_url: str | None = Field(
+        default=None,
+        description=(
+            "OpenAI-compatible embeddings server (e.g. http://10.0.0.5:8080/v1: text-embeddings-inference, vLLM, "
+            "Infinity, llama.cpp's server); replaces the local model. Chunks are still cut with the local "
+            "embedder folder's tokenizer."
+        ),
+    )
+    embed_model: str | None = Field(
+        default=None,
+        description="Model name sent to the embeddings server and recorded in the store; unset means the "
+        "first model its /models lists.",
+    )
+    embed_api_key: str | None = Field(default=None, description="API key for the embeddings server.")
+    embed_timeout_s: float = Field(
+        default=120.0, gt=0, le=3600, description="Seconds to wait for one batch from the embeddings server."
     )
 
 

@@ -278,6 +278,7 @@ class Store:
     def __init__(self, store_path: Path, collection: str, chroma_url: str | None = None, ef_search: int = 256) -> None:
         self.location = chroma_url or str(store_path)
         self._remote = bool(chroma_url)
+        self.folder = store_path  # the lexical index lives here too (with a Chroma server as well)
         self._client = _client(store_path, chroma_url)
         self._name = collection
         self._ef_search = ef_search
@@ -326,6 +327,10 @@ class Store:
         for _ in self.iter_chunks() if self.exists else ():
             pass
 
+    @property
+    def collection_name(self) -> str:
+        return self._name
+
     @_chroma_failures
     def _collection_names(self) -> set[str]:
         return {c if isinstance(c, str) else c.name for c in self._client.list_collections()}
@@ -368,6 +373,12 @@ class Store:
     def check(self, expected: Fingerprint) -> None:
         """Raise if the collection was built by another embedder or chunking."""
         found = self.fingerprint()
+        if found is not None and found.embedder == expected.embedder and found.dimension != expected.dimension:
+            raise StoreMismatchError(
+                f"the store at {self.location} holds {found.dimension}-dimensional vectors of {found.embedder}, "
+                f"but the embedder now gives {expected.dimension} dimensions",
+                fix="check the embeddings server's model, or run `rag ingest --rebuild [PATH]`",
+            )
         if found is not None and found != expected:
             raise StoreMismatchError(
                 f"the store at {self.location} was built with embedder {found.embedder} and chunking "
@@ -440,6 +451,24 @@ class Store:
         if self._collection is None:
             raise StoreError(f"the store at {self.location} holds no collection '{self._name}'", fix="run `rag ingest`")
         return self._collection
+
+    # ---- what the lexical index was built from (rag/lexical.py) ---------------------------------
+
+    def stamp(self) -> dict[str, str | int]:
+        """The collection's identity and size, cheap to read (15 ms at 200,000 chunks): an ingest
+        adds chunks and a rebuild makes a new collection, so either changes this."""
+        if self._collection is None:
+            return {"collection": "", "chunks": 0}
+        return {"collection": str(self._collection.id), "chunks": self.count()}
+
+    def chunk_counts(self) -> dict[str, int]:
+        """Chunks per paper, as far as `papers()` or `remember_chunk_counts` told the store."""
+        return dict(self._chunk_counts)
+
+    def remember_chunk_counts(self, counts: dict[str, int]) -> None:
+        """Chunk counts read elsewhere (the saved lexical index), so that `chunk_vectors` can read
+        by id without `papers()` having read every record."""
+        self._chunk_counts.update(counts)
 
     # ---- writing ----------------------------------------------------------------------------
 

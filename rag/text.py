@@ -79,10 +79,28 @@ class TermStatistics:
         self.words: set[str] = set()
         self.n = 0
         for text in texts:
-            self.n += 1
-            self.df.update(content_terms(text))
-            self.words.update(_PLAIN_WORD.findall(fold(text).lower()))
+            self.add(text)
         self.vocabulary = vocabulary
+
+    @classmethod
+    def from_counts(
+        cls, df: Counter[str], words: set[str], n: int, vocabulary: frozenset[str] = frozenset()
+    ) -> TermStatistics:
+        """Statistics counted before (and saved with the lexical index: at 100,000 papers
+        counting them again took minutes)."""
+        stats = cls((), vocabulary)
+        stats.df, stats.words, stats.n = df, words, n
+        return stats
+
+    def add(self, text: str) -> None:
+        """Count one more paper's text."""
+        self.n += 1
+        self.df.update(content_terms(text))
+        self.words.update(_PLAIN_WORD.findall(fold(text).lower()))
+
+    def with_vocabulary(self, vocabulary: frozenset[str]) -> TermStatistics:
+        """The same counts, judged against a general word list (the embedder's)."""
+        return TermStatistics.from_counts(self.df, self.words, self.n, vocabulary)
 
     def idf(self, term: str) -> float:
         return math.log((self.n + 1) / (self.df.get(term, 0) + 0.5))
