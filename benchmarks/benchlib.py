@@ -12,11 +12,12 @@ import os
 import platform
 import resource
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 # before anything imports transformers or chromadb: never reach for a hub, never phone home
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -134,3 +135,13 @@ def write_result(
     path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     print(f"wrote {path}")
     return path
+
+
+def stop(process: subprocess.Popen[bytes], log: IO[bytes], timeout_s: float = 20) -> None:
+    """End a server a benchmark started: SIGTERM, then SIGKILL if it has not exited in time."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from benchlib import DEV_QUESTIONS, PROJECT_DIR, load_questions, machine, percentiles, write_result
+from benchlib import DEV_QUESTIONS, PROJECT_DIR, load_questions, machine, percentiles, stop, write_result
 
 REFUSED_QUESTION = "Who wrote the novel Pride and Prejudice?"  # tests/unit/test_cli.py's off-topic question
 CLI = "from rag.cli import main; main()"
@@ -154,12 +154,7 @@ def warm_server(code: Path, store: Path, questions: list[str]) -> dict[str, Any]
                 cpus.append(cpu * 1000)
                 totals.append(answer["timings"]["total_ms"])
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-            log.close()
+            stop(server, log)
     figures: dict[str, Any] = {
         "serve_ready_s": ready_s,
         "ask_wall_ms": percentiles(walls),

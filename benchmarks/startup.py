@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchlib import DEV_QUESTIONS, load_questions, machine, percentiles, write_result
+from benchlib import DEV_QUESTIONS, load_questions, machine, percentiles, stop, write_result
 
 RAG = str(Path(sys.executable).with_name("rag"))
 HEAVY = ("torch", "transformers", "sentence_transformers", "chromadb", "llama_cpp", "numpy")
@@ -147,12 +147,7 @@ def main() -> None:
                 print(f"{label}: {figures[label]}")
         figures["server_peak_rss_mib"] = vm_hwm_mib(server.pid)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+        stop(server, log, 15)
     write_result("startup", figures, args.out, started)
 
 
