@@ -80,10 +80,12 @@ def test_the_server_store_answers_like_the_embedded_one(
     fixture_store: Path,
     embedder: Embedder,
     make_service: Callable[..., tuple[RagService, FakeGenerator]],
+    tmp_path: Path,
 ) -> None:
     _ingest(chroma_url, collection_name, fixture_corpus, embedder)
     remote = RagService(
-        Settings(chroma_url=chroma_url, collection=collection_name, corpus_path=fixture_corpus),
+        # the lexical index is kept in the store folder even with a Chroma server: a tmp one here
+        Settings(chroma_url=chroma_url, collection=collection_name, corpus_path=fixture_corpus, store_path=tmp_path),
         generator=FakeGenerator(""),
         embedder=embedder,
     )
