@@ -138,7 +138,8 @@ def test_cli_summarize(run: Callable[..., Result], summary_store: tuple[Path, Pa
     assert result.exit_code == 0, result.output
     assert "**Sources**" in result.output and "KAN: Kolmogorov-Arnold Networks" in result.output
     as_json = run("summarize", "--paper", "KAN: Kolmogorov-Arnold Networks", "--mode", "extractive", "--json", env=env)
-    data = json.loads(as_json.output[as_json.output.index("{") :])
+    assert as_json.exit_code == 0, as_json.output
+    data = json.loads(as_json.stdout)
     assert [c["title"] for c in data["citations"]] == ["KAN: Kolmogorov-Arnold Networks"]
     missing = run("summarize", "--paper", "No Such Paper At All", "--mode", "extractive", env=env)
     assert missing.exit_code != 0 and "Traceback" not in missing.output and "nearest titles" in missing.output
