@@ -229,9 +229,16 @@ def shared_phrase(texts: Sequence[str], stats: TermStatistics, avoid: frozenset[
         rarity = sum(stats.idf(t) for t in terms) / len(terms)
         return counts[gram] * rarity * (1.0 + 0.3 * (len(gram.split()) - 1))
 
-    shared = [g for g, c in counts.items() if c >= need]
-    best = max(shared, key=value, default="")
-    return spelled[best].most_common(1)[0][0] if best else ""
+    def written(gram: str) -> str:
+        return spelled[gram].most_common(1)[0][0]
+
+    # Ties are broken by the phrase itself, never by the order of a set: that order changes
+    # with each process's string hashing, and a summary must read the same run after run. Of
+    # equal weight, a phrase the papers write with a capital ("GNNs") labels a group better
+    # than a plain word ("prove").
+    shared = sorted(g for g, c in counts.items() if c >= need)
+    best = max(shared, key=lambda g: (value(g), written(g)[0].isupper()), default="")
+    return written(best) if best else ""
 
 
 class Summarizer:

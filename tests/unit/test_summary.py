@@ -4,6 +4,7 @@ an off-collection topic, an unknown title, and the CLI."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -143,3 +144,28 @@ def test_cli_summarize(run: Callable[..., Result], summary_store: tuple[Path, Pa
     assert [c["title"] for c in data["citations"]] == ["KAN: Kolmogorov-Arnold Networks"]
     missing = run("summarize", "--paper", "No Such Paper At All", "--mode", "extractive", env=env)
     assert missing.exit_code != 0 and "Traceback" not in missing.output and "nearest titles" in missing.output
+
+
+def test_a_group_label_is_the_same_whatever_the_string_hashing() -> None:
+    """Two phrases of equal weight: the label must not depend on a set's order, which changes
+    with PYTHONHASHSEED from one process to the next (a summary must read the same each run)."""
+    import subprocess
+    import sys
+
+    program = (
+        "from rag.summary import shared_phrase; from rag.text import TermStatistics; "
+        "print(shared_phrase(['We prove results for GNNs.', 'GNNs are studied here, and we prove bounds.'], "
+        "TermStatistics(()), frozenset()))"
+    )
+    labels = {
+        subprocess.run(
+            [sys.executable, "-c", program],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        ).stdout.strip()
+        for seed in range(6)
+    }
+    assert labels == {"GNNs"}
