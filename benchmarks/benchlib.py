@@ -145,3 +145,18 @@ def stop(process: subprocess.Popen[bytes], log: IO[bytes], timeout_s: float = 20
     except subprocess.TimeoutExpired:
         process.kill()
     log.close()
+
+
+def wait_until_up(url: str, server: subprocess.Popen[bytes], started: float, limit_s: float, log: str) -> None:
+    """Return once `url`/healthz answers 200; exit if the server dies or `limit_s` passes."""
+    import httpx
+
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if server.poll() is not None or time.perf_counter() - started > limit_s:
+            raise SystemExit(f"rag serve did not start; see {log}")
+        time.sleep(0.2)

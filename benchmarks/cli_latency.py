@@ -34,8 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-from benchlib import DEV_QUESTIONS, PROJECT_DIR, load_questions, machine, percentiles, stop, write_result
+from benchlib import DEV_QUESTIONS, PROJECT_DIR, load_questions, machine, percentiles, stop, wait_until_up, write_result
 
 REFUSED_QUESTION = "Who wrote the novel Pride and Prejudice?"  # tests/unit/test_cli.py's off-topic question
 CLI = "from rag.cli import main; main()"
@@ -141,7 +140,7 @@ def warm_server(code: Path, store: Path, questions: list[str]) -> dict[str, Any]
             stderr=subprocess.STDOUT,
         )
         try:
-            wait_until_up(url, server, started)
+            wait_until_up(url, server, started, SERVE_START_LIMIT_S, log.name)
             ready_s = round(time.perf_counter() - started, 1)
             print(f"rag serve ready in {ready_s} s")
             env = environment(code, store, RAG_SERVER_URL=url)
@@ -174,18 +173,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def wait_until_up(url: str, server: subprocess.Popen[bytes], started: float) -> None:
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if server.poll() is not None or time.perf_counter() - started > SERVE_START_LIMIT_S:
-            raise SystemExit("rag serve did not start")
-        time.sleep(0.2)
 
 
 def main() -> None:

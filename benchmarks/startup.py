@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchlib import DEV_QUESTIONS, load_questions, machine, percentiles, stop, write_result
+from benchlib import DEV_QUESTIONS, load_questions, machine, percentiles, stop, wait_until_up, write_result
 
 RAG = str(Path(sys.executable).with_name("rag"))
 HEAVY = ("torch", "transformers", "sentence_transformers", "chromadb", "llama_cpp", "numpy")
@@ -126,15 +126,7 @@ def main() -> None:
     server = subprocess.Popen([RAG, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.perf_counter() - server_started > 300:
-                raise SystemExit(f"rag serve did not start; see {log.name}")
-            time.sleep(0.2)
+        wait_until_up(base, server, server_started, 300, log.name)
         figures["serve_ready_s"] = round(time.perf_counter() - server_started, 1)
         with httpx.Client(base_url=base, timeout=300) as client:
             for label in ("warm_server_first_time", "warm_server_repeated"):
