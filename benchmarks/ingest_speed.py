@@ -47,7 +47,7 @@ def main() -> None:
         "--ingest-batch-chunks", type=int, default=None, help="chunks per ingest batch (default: the settings')"
     )
     parser.add_argument("--edits", type=int, default=5, help="papers edited for the re-ingest measurement")
-    parser.add_argument("--dtype", choices=["float32", "bfloat16"], default=None, help="embedder precision")
+    parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16"], default=None, help="embedder precision")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     started = machine()

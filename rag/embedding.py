@@ -1,5 +1,6 @@
-"""Turning text into vectors: a local sentence-transformers model (never a download), or an
-OpenAI-compatible /v1/embeddings server, so that a large ingest can use other machines."""
+"""Turning text into vectors: a local sentence-transformers folder (never a download), run in
+numpy (rag.bert) or torch, or an OpenAI-compatible /v1/embeddings server, so that a large ingest
+can use other machines."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rag import bert
+from rag.bert import BertEncoder
 from rag.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -25,38 +28,99 @@ log = logging.getLogger(__name__)
 _RECENT = 512  # questions whose vectors are kept (1.5 KiB each)
 
 
-class Embedder:
-    """A sentence-transformers model loaded from a local folder, on the CPU."""
+def native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether the CPU computes in bfloat16 natively (AVX512-BF16 or AMX). Without it torch's CPU
+    autocast emulates bfloat16 and is slower than float32: on an AVX2-only AMD EPYC the bundled
+    ingest took 272 s in bfloat16 against 50 s in float32 (30 Nov), where a CPU with AVX512-BF16
+    had run it 1.6-2.8x faster than float32. Where the flags cannot be read, float32 is safe."""
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return False
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
-    def __init__(self, path: Path, batch_size: int = 64, dtype: str = "bfloat16") -> None:
+
+# A call with more word pieces than this (64 full chunks; ingest batches hold about 100,000, a
+# summary's candidate titles a few thousand) goes to torch (sentence-transformers) when it can: on
+# the bundled ingest torch took 46.5 s, numpy 78.8 s (`RAG_EMBED_BACKEND=torch|numpy rag ingest`,
+# 30 Nov, load 1.4-1.8), while a question (10-60 pieces) never pays torch's import (11 CPU s).
+_BULK_PIECES = 16_384
+
+
+class Embedder:
+    """A local sentence-transformers folder, on the CPU, never a download.
+
+    Two encoders compute the same vectors (cosine 0.99999 or closer, tests/unit/test_bert.py):
+    - numpy (rag.bert) for a mean-pooled BERT such as the bundled MiniLM: it loads in a tenth of a
+      second, so a question is embedded without importing torch;
+    - sentence-transformers (torch), loaded on first need: for any other folder, and for bulk
+      work (an ingest batch, `_BULK_PIECES`), where it is the faster one.
+    `backend` forces one: "numpy" (only for a folder rag.bert supports) or "torch"."""
+
+    def __init__(self, path: Path, batch_size: int = 64, dtype: str = "auto", backend: str = "auto") -> None:
+        if dtype not in ("auto", "float32", "bfloat16"):
+            raise ConfigError(
+                f"unknown embedding dtype: {dtype}", fix="set RAG_EMBED_DTYPE to auto, float32 or bfloat16"
+            )
+        if backend not in ("auto", "numpy", "torch"):
+            raise ConfigError(
+                f"unknown embedding backend: {backend}", fix="set RAG_EMBED_BACKEND to auto, numpy or torch"
+            )
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is on disk; never reach for a hub
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        # OpenMP threads that spin while waiting are a disaster on a busy 2-core machine (and in
-        # `rag serve`, where llama.cpp's threads share the cores): measured under load, a
-        # 12-word question took 1-1.5 s to embed with spinning threads, 20-50 ms with sleeping
-        # ones, and batch throughput rose too. Read once, when torch loads its OpenMP runtime.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()  # a weights-loading bar on every start is noise
-
-        try:
-            self.model: SentenceTransformer = SentenceTransformer(str(path), device="cpu")
-        except Exception as e:  # the library raises many kinds; all mean the folder is unusable
-            raise ConfigError(
-                f"cannot load the embedder from {path}: {e}",
-                fix="set RAG_EMBEDDER_PATH to a sentence-transformers folder",
-            ) from e
         self.path = path
         self.batch_size = batch_size
-        if dtype not in ("float32", "bfloat16"):
-            raise ConfigError(f"unknown embedding dtype: {dtype}", fix="set RAG_EMBED_DTYPE to float32 or bfloat16")
-        self.dtype = dtype
+        self.dtype = ("bfloat16" if native_bf16() else "float32") if dtype == "auto" else dtype
         self._recent: OrderedDict[str, np.ndarray[Any, np.dtype[np.float32]]] = OrderedDict()
         self._recent_lock = threading.Lock()
-        self.max_seq_length: int = int(self.model.max_seq_length or 256)
+        self._torch_lock = threading.Lock()
+        self._torch: SentenceTransformer | None = None
+        self._numpy: BertEncoder | None = None
+        if not path.is_dir():
+            raise ConfigError(
+                f"cannot load the embedder from {path}: no such folder",
+                fix="set RAG_EMBEDDER_PATH to a sentence-transformers folder",
+            )
+        if backend != "torch" and bert.supports(path):
+            self._numpy = BertEncoder(path, _max_seq_length(path))
+            self.tokenizer: Any = self._numpy.counting_tokenizer()
+            self.max_seq_length = self._numpy.max_seq_length
+            self._dimension = self._numpy.dimension
+        elif backend == "numpy":
+            raise ConfigError(
+                f"the numpy encoder cannot read {path}: it reads a BERT with mean pooling only",
+                fix="set RAG_EMBED_BACKEND=auto (or torch) for this embedder",
+            )
+        else:
+            model = self._sentence_transformer()
+            self.tokenizer = model.tokenizer
+            self.max_seq_length = int(model.max_seq_length or 256)
+            get = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+            self._dimension = int(get() or 0)
+        self._bulk_to_torch = backend != "numpy"
         self.name = self._describe(path)
+
+    def _sentence_transformer(self) -> SentenceTransformer:
+        with self._torch_lock:
+            if self._torch is None:
+                # OpenMP threads that spin while waiting are a disaster on a busy 2-core machine
+                # (and in `rag serve`, where llama.cpp's threads share the cores): measured under
+                # load, a 12-word question took 1-1.5 s to embed with spinning threads, 20-50 ms
+                # with sleeping ones. Read once, when torch loads its OpenMP runtime.
+                os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+                from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as hf_logging
+
+                hf_logging.disable_progress_bar()  # a weights-loading bar on every start is noise
+                try:
+                    self._torch = SentenceTransformer(str(self.path), device="cpu")
+                except Exception as e:  # the library raises many kinds; all mean the folder is unusable
+                    raise ConfigError(
+                        f"cannot load the embedder from {self.path}: {e}",
+                        fix="set RAG_EMBEDDER_PATH to a sentence-transformers folder",
+                    ) from e
+            return self._torch
 
     def _describe(self, path: Path) -> str:
         """A name that changes whenever the weights do, recorded in the store."""
@@ -67,18 +131,33 @@ class Embedder:
 
     @property
     def dimension(self) -> int:
-        get = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
-        dim = get()
-        return int(dim) if dim else 0
+        return self._dimension
+
+    @property
+    def backend(self) -> str:
+        """The encoder a question goes to: "numpy" or "torch"."""
+        return "numpy" if self._numpy is not None else "torch"
 
     def vocabulary(self) -> frozenset[str]:
         """The whole words of the model's tokenizer: the general vocabulary it was trained on."""
-        vocab = self.model.tokenizer.get_vocab() if hasattr(self.model.tokenizer, "get_vocab") else {}
+        vocab = self.tokenizer.get_vocab() if hasattr(self.tokenizer, "get_vocab") else {}
         return frozenset(w for w in vocab if w.isalpha() and not w.startswith("##"))
 
     def count_tokens(self, text: str) -> int:
         """Word pieces the model sees for `text`, without the [CLS]/[SEP] markers."""
-        return len(self.model.tokenizer.tokenize(text))
+        if self._numpy is not None:
+            return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
+        return len(self.tokenizer.tokenize(text))
+
+    def _pieces(self, texts: list[str]) -> list[int]:
+        """Word pieces of each text as the model reads it: markers included, truncated."""
+        if self._numpy is not None:
+            return [
+                min(len(e.ids) + 2, self.max_seq_length)
+                for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)
+            ]
+        ids = self.tokenizer(texts, truncation=True, max_length=self.max_seq_length)["input_ids"]
+        return [len(i) for i in ids]
 
     def embed(self, texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
         """Unit-length vectors, so a dot product is the cosine similarity.
@@ -89,25 +168,30 @@ class Embedder:
         word pieces pad 4 %."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        pieces = self.model.tokenizer(list(texts), truncation=True, max_length=self.max_seq_length)["input_ids"]
-        order = np.argsort([-len(p) for p in pieces], kind="stable")
+        pieces = self._pieces(list(texts))
+        order = np.argsort([-n for n in pieces], kind="stable")
         vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
-        with self._precision():
+        use_numpy = self._numpy is not None and not (self._bulk_to_torch and sum(pieces) > _BULK_PIECES)
+        with nullcontext() if use_numpy else self._precision():
             for start in range(0, len(order), self.batch_size):
                 batch = order[start : start + self.batch_size]
-                vectors[batch] = self.model.encode(
-                    [texts[i] for i in batch],
-                    batch_size=self.batch_size,
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                )
+                chosen = [texts[i] for i in batch]
+                if use_numpy and self._numpy is not None:
+                    vectors[batch] = self._numpy.encode(chosen)
+                else:
+                    vectors[batch] = self._sentence_transformer().encode(
+                        chosen,
+                        batch_size=self.batch_size,
+                        normalize_embeddings=True,
+                        convert_to_numpy=True,
+                        show_progress_bar=False,
+                    )
         return vectors
 
     def _precision(self) -> AbstractContextManager[Any]:
         """bfloat16 autocast pays on CPUs with native bf16 (AVX512-BF16, AMX) and gives vectors
-        within 0.9999 cosine of float32; where the CPU lacks it, it can be slower. Measure with
-        benchmarks/embed_backends.py. Layer norms and softmax stay in float32 under autocast."""
+        within 0.9999 cosine of float32; where the CPU lacks it, it is slower (`native_bf16`).
+        Layer norms and softmax stay in float32 under autocast."""
         if self.dtype == "float32":
             return nullcontext()
         import torch
@@ -129,6 +213,12 @@ class Embedder:
             if len(self._recent) > _RECENT:
                 self._recent.popitem(last=False)
         return vector
+
+
+def _max_seq_length(path: Path) -> int:
+    """sentence-transformers' limit for the folder (sentence_bert_config.json), 256 by default."""
+    config = path / "sentence_bert_config.json"
+    return int(_read_json(config).get("max_seq_length", 256)) if config.exists() else 256
 
 
 class RemoteEmbedder(Embedder):
@@ -166,8 +256,7 @@ class RemoteEmbedder(Embedder):
             ) from e
         self.tokenizer.no_truncation()  # count every piece, as the local tokenizer does
         self.tokenizer.no_padding()
-        config = tokenizer_path / "sentence_bert_config.json"
-        self.max_seq_length = int(_read_json(config).get("max_seq_length", 256)) if config.exists() else 256
+        self.max_seq_length = _max_seq_length(tokenizer_path)
         self._recent = OrderedDict()
         self._recent_lock = threading.Lock()
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}

@@ -68,7 +68,9 @@ class RagService:
                 e.embed_batch_size,
                 e.embed_timeout_s,
             )
-        return Embedder(self.settings.resolved_embedder_path(), e.embed_batch_size, dtype=e.embed_dtype)
+        return Embedder(
+            self.settings.resolved_embedder_path(), e.embed_batch_size, dtype=e.embed_dtype, backend=e.embed_backend
+        )
 
     @cached_property
     def store(self) -> Store:

@@ -142,11 +142,20 @@ class EmbeddingSettings(_Group):
             "benchmarks/ingest_speed.py: batches of about 512 chunks pad little; a stopped ingest redoes one batch"
         ),
     )
-    embed_dtype: Literal["float32", "bfloat16"] = Field(
-        default="bfloat16",
-        description="Embedder precision: bfloat16 is faster where the CPU has native BF16 (else use float32).",
+    embed_backend: Literal["auto", "numpy", "torch"] = Field(
+        default="auto",
+        description="Embedder engine: auto embeds questions in numpy (no torch import) and bulk batches in torch.",
         json_schema_extra=tuned(
-            "benchmarks/embed_backends.py: 1.6-2.8x faster than float32 on a CPU with native BF16, cosine 0.99997"
+            "benchmarks/cold_phases.py: torch and sentence-transformers were 11 of a cold ask's 15 CPU s;"
+            " RAG_EMBED_BACKEND=torch|numpy rag ingest: bundled corpus 46.5 s against 78.8 s (30 Nov)"
+        ),
+    )
+    embed_dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        default="auto",
+        description="Embedder precision: auto takes bfloat16 where the CPU has native BF16, float32 elsewhere.",
+        json_schema_extra=tuned(
+            "benchmarks/ingest_speed.py: bfloat16 1.6-2.8x faster than float32 with native BF16 (cosine 0.99997);"
+            " 5.4x slower without it (AVX2-only AMD EPYC, 30 Nov: bundled ingest 272 s against 50 s)"
         ),
     )
     chunk_max_tokens: int = Field(

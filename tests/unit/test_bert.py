@@ -1,0 +1,96 @@
+"""The numpy encoder (rag.bert) against sentence-transformers on the same folder: the vectors a
+question gets in numpy must be the ones the store's chunks got in torch."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.bert import supports
+from rag.corpus import Paper, load_corpus
+from rag.embedding import Embedder
+from rag.errors import ConfigError
+from rag.settings import bundled_embedder_path
+
+ODD_TEXTS = [
+    "What is grokking?",
+    "",
+    "   ",
+    r"LaTeX $\mathcal{O}(n^2)$, 10\times speed-ups and https://example.org/a/b?c=1",
+    "Ünïcödé façade — naïve café 東京",
+    "word " * 400,  # more than 256 pieces: both truncate at the same place
+]
+
+
+@pytest.fixture(scope="module")
+def full_papers(full_corpus: Path) -> list[Paper]:
+    return load_corpus(full_corpus).papers
+
+
+@pytest.fixture(scope="module")
+def torch_embedder() -> Embedder:
+    return Embedder(bundled_embedder_path(), backend="torch")
+
+
+@pytest.fixture(scope="module")
+def numpy_embedder() -> Embedder:
+    return Embedder(bundled_embedder_path(), backend="numpy")
+
+
+def test_the_bundled_embedder_is_read_by_the_numpy_encoder(embedder: Embedder) -> None:
+    assert supports(bundled_embedder_path())
+    assert embedder.backend == "numpy"
+
+
+def test_numpy_and_torch_give_the_same_vectors(
+    full_papers: list[Paper], numpy_embedder: Embedder, torch_embedder: Embedder
+) -> None:
+    texts = [p.abstract for p in full_papers[:24]] + [p.title for p in full_papers[:24]] + ODD_TEXTS
+    ours = numpy_embedder.embed(texts)
+    theirs = torch_embedder.embed(texts)
+    assert ours.shape == theirs.shape == (len(texts), 384)
+    assert np.min(np.sum(ours * theirs, axis=1)) > 0.99999
+    assert np.max(np.abs(ours - theirs)) < 1e-5
+
+
+def test_numpy_and_torch_count_the_same_word_pieces(
+    full_papers: list[Paper], numpy_embedder: Embedder, torch_embedder: Embedder
+) -> None:
+    # chunk ids follow from these counts: a store built with one must match the other
+    texts = [p.abstract for p in full_papers[:60]] + ODD_TEXTS
+    assert [numpy_embedder.count_tokens(t) for t in texts] == [torch_embedder.count_tokens(t) for t in texts]
+    assert numpy_embedder.vocabulary() == torch_embedder.vocabulary()
+    assert numpy_embedder.name == torch_embedder.name and numpy_embedder.max_seq_length == 256
+
+
+def test_a_folder_the_numpy_encoder_cannot_read_is_refused_with_the_fix(tmp_path: Path) -> None:
+    folder = tmp_path / "other"
+    folder.mkdir()
+    (folder / "modules.json").write_text('[{"idx": 0, "name": "0", "path": "", "type": "x.CLIPModel"}]')
+    assert not supports(folder)
+    with pytest.raises(ConfigError) as caught:
+        Embedder(folder, backend="numpy")
+    assert "RAG_EMBED_BACKEND" in str(caught.value.fix)
+
+
+def test_a_missing_folder_is_one_error_with_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Embedder(tmp_path / "absent")
+    assert "RAG_EMBEDDER_PATH" in str(caught.value.fix)
+
+
+def test_a_question_is_embedded_without_importing_torch() -> None:
+    code = (
+        "import sys; from rag.embedding import Embedder; from rag.settings import bundled_embedder_path; "
+        "e = Embedder(bundled_embedder_path()); v = e.embed_one('What is grokking?'); "
+        "print(v.shape, e.backend, sorted(m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules))"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "(384,) numpy []"
