@@ -70,6 +70,9 @@ def ask(env: dict[str, str], question: str, *options: str) -> tuple[float, float
         text=True,
         env=env,
         timeout=900,
+        # `python -c` puts the working folder first on sys.path, before PYTHONPATH: run from the
+        # code's own folder, or the old runs import this checkout (they did until 30 Nov)
+        cwd=env["PYTHONPATH"],
     )
     wall = (time.perf_counter() - started) * 1000
     if done.returncode != 0:
@@ -138,6 +141,7 @@ def warm_server(code: Path, store: Path, questions: list[str]) -> dict[str, Any]
             env=environment(code, store),
             stdout=log,
             stderr=subprocess.STDOUT,
+            cwd=code,
         )
         try:
             wait_until_up(url, server, started, SERVE_START_LIMIT_S, log.name)

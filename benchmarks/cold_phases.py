@@ -1,6 +1,6 @@
 """Where a cold in-process `rag ask` spends its time: each import and each load, one after another.
 
-    .venv/bin/python benchmarks/cold_phases.py --store DIR [--out benchmarks/results/cold_phases.json]
+    .venv/bin/python benchmarks/cold_phases.py --store DIR [--with-torch] [--out benchmarks/results/cold_phases.json]
 
 Run it in a fresh interpreter (it is one): every heavy library is imported for the first time by
 the phase that names it, in the order a cold `rag ask` meets them, then the store, the embedder,
@@ -35,6 +35,9 @@ def cpu_s() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--store", type=Path, required=True, help="a store holding the bundled corpus")
+    parser.add_argument(
+        "--with-torch", action="store_true", help="embed with sentence-transformers (RAG_EMBED_BACKEND=torch)"
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     started = machine()
@@ -50,16 +53,24 @@ def main() -> None:
 
     service_module = importlib.import_module("rag.service")
     mark("import rag.service (numpy, pydantic, httpx)")
-    for name, label in [
-        ("chromadb", "import chromadb"),
-        ("torch", "import torch"),
-        ("sentence_transformers", "import sentence_transformers (transformers, sklearn, scipy)"),
+    heavy = [("chromadb", "import chromadb")]
+    if args.with_torch:  # what a cold ask imported before the numpy encoder (rag.bert)
+        heavy += [
+            ("torch", "import torch"),
+            ("sentence_transformers", "import sentence_transformers (transformers, sklearn, scipy)"),
+        ]
+    heavy += [
+        ("tokenizers", "import tokenizers"),
+        ("safetensors.numpy", "import safetensors"),
         ("llama_cpp", "import llama_cpp"),
-    ]:
+    ]
+    for name, label in heavy:
         importlib.import_module(name)
         mark(label)
     from rag.settings import Settings
 
+    if args.with_torch:
+        os.environ["RAG_EMBED_BACKEND"] = "torch"
     service = service_module.RagService(Settings(store_path=args.store, mode="generative"))
     service.store.count()
     mark("open the store")

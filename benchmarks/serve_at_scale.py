@@ -68,9 +68,10 @@ def build_store(corpus: Path, store_path: Path, source_path: Path, batch_chunks:
     import chromadb
 
     everything = chromadb.PersistentClient(path=str(source_path)).get_collection("papers").get(include=["embeddings"])
+    embeddings = everything["embeddings"]  # a numpy array: `or []` on it raises
     by_id = {
         cid: np.asarray(v, dtype=np.float32)
-        for cid, v in zip(everything["ids"], list(everything["embeddings"] or []), strict=True)
+        for cid, v in zip(everything["ids"], [] if embeddings is None else list(embeddings), strict=True)
     }
     pool = np.stack(list(by_id.values()))
 
