@@ -215,6 +215,16 @@ class Embedder:
         return vector
 
 
+def engine(path: Path, backend: str = "auto", dtype: str = "auto") -> str:
+    """What `Embedder(path, backend=..., dtype=...)` would run on this machine, without loading
+    anything: for `rag info`, since the precision decides ingest speed (native_bf16)."""
+    precision = ("bfloat16" if native_bf16() else "float32") if dtype == "auto" else dtype
+    if backend != "torch" and bert.supports(path):
+        bulk = "numpy" if backend == "numpy" else f"torch {precision}"
+        return f"questions in numpy, bulk in {bulk}"
+    return f"torch {precision}"
+
+
 def _max_seq_length(path: Path) -> int:
     """sentence-transformers' limit for the folder (sentence_bert_config.json), 256 by default."""
     config = path / "sentence_bert_config.json"

@@ -21,7 +21,7 @@ from typing import Any
 from rag.answer import Answerer, OnText
 from rag.answerability import load_model
 from rag.corpus import Paper, ParseReport, load_corpus
-from rag.embedding import Embedder, RemoteEmbedder
+from rag.embedding import Embedder, RemoteEmbedder, engine
 from rag.errors import CorpusError, NotFoundError, StoreDamagedError, StoreError
 from rag.generation import Generator, load_generator, metered, prefetch
 from rag.ingest import IngestReport, fingerprint, ingest
@@ -330,6 +330,7 @@ class RagService:
             if fp
             else str(self.settings.embedding.embedder_path or "all-MiniLM-L6-v2 (bundled)"),
             "chunking": fp.chunking if fp else None,
+            "embedding": self._embedding_engine(),
             "sentences": (
                 f"{lacking} papers lack stored sentence vectors (questions embed them; "
                 "`rag ingest --rebuild` stores them)"
@@ -341,6 +342,12 @@ class RagService:
             else str(self.settings.generation.model_path or "SmolLM2-135M-Instruct.Q4_1.gguf (bundled)"),
             "llm_base_url": self.settings.generation.llm_base_url,
         }
+
+    def _embedding_engine(self) -> str:
+        e = self.settings.embedding
+        if e.embed_base_url:
+            return f"through {e.embed_base_url}"
+        return engine(self.settings.resolved_embedder_path(), e.embed_backend, e.embed_dtype)
 
     def titles(self) -> Sequence[str]:
         return [p.title for p in self.store.papers()]

@@ -20,6 +20,7 @@ import pytest
 from cli_helpers import one_line_error
 from click.testing import Result
 
+from rag.embedding import native_bf16
 from rag.generation import FakeGenerator
 from rag.store import Store
 
@@ -103,6 +104,15 @@ def test_ingest_then_info_shows_the_papers(run: Callable[..., Result], tmp_path:
     assert "(0 new)" in again.stdout
     result = run("info", env={"RAG_STORE_PATH": str(store_path)})  # the env var works like --store
     assert "papers: 6" in result.stdout
+
+
+def test_info_says_how_questions_and_ingests_are_embedded(run: Callable[..., Result], fixture_store: Path) -> None:
+    # the precision decided a 5x difference in ingest time between two machines: info shows it
+    precision = "bfloat16" if native_bf16() else "float32"
+    info = json.loads(run("--store", fixture_store, "info", "--json").stdout)
+    assert info["embedding"] == f"questions in numpy, bulk in torch {precision}"
+    forced = run("--store", fixture_store, "info", env={"RAG_EMBED_BACKEND": "torch", "RAG_EMBED_DTYPE": "bfloat16"})
+    assert "embedding: torch bfloat16" in forced.stdout
 
 
 def test_ingest_reports_skipped_lines(run: Callable[..., Result], tmp_path: Path, fixture_corpus: Path) -> None:
