@@ -80,7 +80,7 @@ class Retriever:
         self.rerank_depth = rerank_depth
         self.sentence_weight = sentence_weight
         self.lexical: LexicalIndex = open_index(store)
-        self.papers = {p.paper_id: p for p in self.lexical.papers}
+        self.papers = self.lexical.by_id()
         self._sentences: dict[str, tuple[list[str], np.ndarray[Any, Any]]] = {}
         self._chunk_vectors: dict[str, np.ndarray[Any, Any]] = {}
 

@@ -139,7 +139,11 @@ def test_a_saved_index_loads_as_it_was(tmp_path: Path, full_corpus: Path) -> Non
     index = LexicalIndex(load_corpus(full_corpus).papers, {"x": 2})
     index.save(tmp_path / "index", {"collection": "c", "chunks": 1})
     loaded = LexicalIndex.load(tmp_path / "index")
-    assert loaded.papers == index.papers
+    assert list(loaded.papers) == index.papers  # made one by one, as they are asked for
+    assert dict(loaded.by_id()) == index.by_id()
+    some = index.papers[7]
+    assert loaded.by_id()[some.paper_id] == some and some.paper_id in loaded.by_id()
+    assert loaded.papers[-1] == index.papers[-1] and loaded.papers[2:4] == index.papers[2:4]
     assert searches(loaded) == searches(index)
     assert loaded.terms.df == index.terms.df and loaded.terms.words == index.terms.words
     assert loaded.chunk_counts == {}  # only papers of the index keep a count
