@@ -163,9 +163,11 @@ def test_a_paper_the_server_does_not_hold_is_the_same_error_either_way(
     assert remote == local
 
 
-def test_ask_through_the_server_imports_no_heavy_library(fixture_store: Path, server_url: str) -> None:
+def ask_with_importtime(**env_vars: str) -> tuple[dict[str, Any], set[str]]:
+    """`rag ask --json --mode extractive` in a fresh process under `-X importtime`: the answer
+    and every module the process imported."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env.update(RAG_STORE_PATH=str(fixture_store), **through(server_url))
+    env.update(env_vars)
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", "from rag.cli import main; main()"]
         + ["ask", "--json", "--mode", "extractive", TVERSKY_QUESTION],
@@ -174,10 +176,15 @@ def test_ask_through_the_server_imports_no_heavy_library(fixture_store: Path, se
         env=env,
         timeout=300,
     )
-
     assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads(done.stdout)["answered_by"] == server_url
     modules = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    return json.loads(done.stdout), modules
+
+
+def test_ask_through_the_server_imports_no_heavy_library(fixture_store: Path, server_url: str) -> None:
+    answer, modules = ask_with_importtime(RAG_STORE_PATH=str(fixture_store), **through(server_url))
+
+    assert answer["answered_by"] == server_url
     assert "httpx" in modules  # the measurement itself works
     heavy = sorted(m for m in modules if m.split(".")[0] in HEAVY)
     assert heavy == [], f"`rag ask` through the server imported {heavy[:10]}"
@@ -186,21 +193,9 @@ def test_ask_through_the_server_imports_no_heavy_library(fixture_store: Path, se
 def test_ask_in_process_does_not_import_torch(fixture_store: Path) -> None:
     # torch and sentence-transformers were 9 of a cold ask's 15 CPU seconds; the question is
     # embedded in numpy (rag.bert), and torch is for bulk work only
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env.update(RAG_STORE_PATH=str(fixture_store), RAG_SERVER_URL="off", HF_HUB_OFFLINE="1")
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "from rag.cli import main; main()"]
-        + ["ask", "--json", "--mode", "extractive", TVERSKY_QUESTION],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+    answer, modules = ask_with_importtime(RAG_STORE_PATH=str(fixture_store), RAG_SERVER_URL="off", HF_HUB_OFFLINE="1")
 
-    assert done.returncode == 0, done.stderr[-2000:]
-    answer = json.loads(done.stdout)
     assert answer["refused"] is False and answer["citations"]
-    modules = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
     assert "chromadb" in modules  # it did answer in this process
     torch_family = sorted(m for m in modules if m.split(".")[0] in ("torch", "transformers", "sentence_transformers"))
     assert torch_family == [], f"an in-process `rag ask` imported {torch_family[:10]}"
