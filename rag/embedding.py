@@ -41,6 +41,17 @@ def native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+def precision(dtype: str) -> str:
+    """The precision `dtype` means on this machine: "auto" is bfloat16 only with native support."""
+    return ("bfloat16" if native_bf16() else "float32") if dtype == "auto" else dtype
+
+
+def numpy_reads(path: Path, backend: str) -> bool:
+    """Whether questions go to the numpy encoder: unless torch is forced, when rag.bert can read
+    the folder."""
+    return backend != "torch" and bert.supports(path)
+
+
 # A call with more word pieces than this (64 full chunks; ingest batches hold about 100,000, a
 # summary's candidate titles a few thousand) goes to torch (sentence-transformers) when it can: on
 # the bundled ingest torch took 46.5 s, numpy 78.8 s (`RAG_EMBED_BACKEND=torch|numpy rag ingest`,
@@ -71,7 +82,7 @@ class Embedder:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         self.path = path
         self.batch_size = batch_size
-        self.dtype = ("bfloat16" if native_bf16() else "float32") if dtype == "auto" else dtype
+        self.dtype = precision(dtype)
         self._recent: OrderedDict[str, np.ndarray[Any, np.dtype[np.float32]]] = OrderedDict()
         self._recent_lock = threading.Lock()
         self._torch_lock = threading.Lock()
@@ -82,7 +93,7 @@ class Embedder:
                 f"cannot load the embedder from {path}: no such folder",
                 fix="set RAG_EMBEDDER_PATH to a sentence-transformers folder",
             )
-        if backend != "torch" and bert.supports(path):
+        if numpy_reads(path, backend):
             self._numpy = BertEncoder(path, _max_seq_length(path))
             self.tokenizer: Any = self._numpy.counting_tokenizer()
             self.max_seq_length = self._numpy.max_seq_length
@@ -171,13 +182,14 @@ class Embedder:
         pieces = self._pieces(list(texts))
         order = np.argsort([-n for n in pieces], kind="stable")
         vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
-        use_numpy = self._numpy is not None and not (self._bulk_to_torch and sum(pieces) > _BULK_PIECES)
-        with nullcontext() if use_numpy else self._precision():
+        bulk = self._bulk_to_torch and sum(pieces) > _BULK_PIECES
+        encoder = None if bulk else self._numpy  # None: sentence-transformers
+        with nullcontext() if encoder is not None else self._precision():
             for start in range(0, len(order), self.batch_size):
                 batch = order[start : start + self.batch_size]
                 chosen = [texts[i] for i in batch]
-                if use_numpy and self._numpy is not None:
-                    vectors[batch] = self._numpy.encode(chosen)
+                if encoder is not None:
+                    vectors[batch] = encoder.encode(chosen)
                 else:
                     vectors[batch] = self._sentence_transformer().encode(
                         chosen,
@@ -218,11 +230,10 @@ class Embedder:
 def engine(path: Path, backend: str = "auto", dtype: str = "auto") -> str:
     """What `Embedder(path, backend=..., dtype=...)` would run on this machine, without loading
     anything: for `rag info`, since the precision decides ingest speed (native_bf16)."""
-    precision = ("bfloat16" if native_bf16() else "float32") if dtype == "auto" else dtype
-    if backend != "torch" and bert.supports(path):
-        bulk = "numpy" if backend == "numpy" else f"torch {precision}"
-        return f"questions in numpy, bulk in {bulk}"
-    return f"torch {precision}"
+    torch = f"torch {precision(dtype)}"
+    if numpy_reads(path, backend):
+        return f"questions in numpy, bulk in {'numpy' if backend == 'numpy' else torch}"
+    return torch
 
 
 def _max_seq_length(path: Path) -> int:

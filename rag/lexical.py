@@ -178,13 +178,13 @@ class LexicalIndex:
         logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import
         self._bm25s = bm25s
         self._stemmer = Stemmer.Stemmer(_STEMMER)
-        self.papers: Sequence[Paper] = (
-            papers
-            if isinstance(papers, SavedPapers)
-            else list(papers)
-            if tokens is not None
-            else sorted(papers, key=canonical)
-        )
+        self.papers: Sequence[Paper]
+        if isinstance(papers, SavedPapers):
+            self.papers = papers  # loaded: its records are made when asked for
+        elif tokens is not None:
+            self.papers = list(papers)
+        else:
+            self.papers = sorted(papers, key=canonical)
         self.chunk_counts = dict(chunk_counts or {})
         self.tokens = tokens if tokens is not None else Tokens([], {})
         if tokens is None:
