@@ -17,6 +17,7 @@ damage that reads alone may miss, before a rebuild decides how to rebuild.
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import inspect
 import logging
@@ -162,34 +163,28 @@ def _chroma_failures(method: _Method) -> _Method:
     InvalidArgumentError ("Failed to pull logs from the log store") from whichever read meets
     the damage first: every damaged read of the sweep in docs/robustness.md did."""
 
-    def translate(store: Store, error: Exception) -> Exception:
-        if isinstance(error, RagError) or not _is_chroma_failure(error):
-            return error
-        return store.damaged(error)
+    @contextlib.contextmanager
+    def translated(store: Store) -> Iterator[None]:
+        try:
+            yield
+        except Exception as e:
+            if isinstance(e, RagError) or not _is_chroma_failure(e):
+                raise
+            raise store.damaged(e) from e
 
     if inspect.isgeneratorfunction(method):
 
         @functools.wraps(method)
         def generate(store: Store, *args: Any, **kwargs: Any) -> Iterator[Any]:
-            try:
+            with translated(store):
                 yield from method(store, *args, **kwargs)
-            except Exception as e:
-                raised = translate(store, e)
-                if raised is e:
-                    raise
-                raise raised from e
 
         return cast(_Method, generate)
 
     @functools.wraps(method)
     def call(store: Store, *args: Any, **kwargs: Any) -> Any:
-        try:
+        with translated(store):
             return method(store, *args, **kwargs)
-        except Exception as e:
-            raised = translate(store, e)
-            if raised is e:
-                raise
-            raise raised from e
 
     return cast(_Method, call)
 
