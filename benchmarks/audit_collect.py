@@ -92,8 +92,8 @@ def main() -> int:
                 kept, messages = fit_sources(generator, template, question.text, [source], max_tokens, [])
                 if not messages:
                     continue
-                grammar = grammar_for(variant, source.title, source.sentences, 1)  # type: ignore[arg-type]
-                text = "".join(guard_repetition(generator.stream(messages, max_tokens, grammar)))
+                constraint = grammar_for(variant, source.title, source.sentences, 1)  # type: ignore[arg-type]
+                text = "".join(guard_repetition(generator.stream(messages, max_tokens, constraint)))
                 item = {"set": name, "qid": q.qid, "variant": variant, "origin": "answer", "question": q.question}
                 keep(item, text, source, question)
             print(f"{variant} {name}: {len(sentences)} sentences so far", file=sys.stderr)

@@ -42,8 +42,8 @@ class FirstTokenClock:
     def count_tokens(self, text: str) -> int:
         return int(self.inner.count_tokens(text))
 
-    def stream(self, messages: Any, max_tokens: int, grammar: str | None = None) -> Iterator[str]:
-        for piece in self.inner.stream(messages, max_tokens, grammar):
+    def stream(self, messages: Any, max_tokens: int, constraint: Any = None) -> Iterator[str]:
+        for piece in self.inner.stream(messages, max_tokens, constraint):
             if self.first is None:
                 self.first = time.perf_counter()
             yield piece

@@ -67,6 +67,7 @@ TABLE: dict[str, dict[str, Any]] = {
     },
     **{f"pool-p{x}": POOL for x in "abcdef"},
     "final-pg": POOL,
+    "final-ph": POOL,
     "topics-ta": TOPICS,
     "topics-tb": TOPICS,
     "forms-wa": FORMS,

@@ -6,7 +6,12 @@
   model chooses and compresses, it cannot write. A cut can still drop a "not", which the support
   check looks for.
 
-`free` is no grammar. The lead and summary key points use RAG_LEAD_DECODING (copy or free). The
+`free` is no grammar. A `Constraint` carries the grammar, which a llama.cpp server is sent, and,
+for `copy`, the finite list of replies it allows: a local model is held to those by `ReplyMask`,
+a token mask that gives the same greedy text as llama.cpp's grammar engine at a fraction of its
+cost (the engine tests every token of the vocabulary against every open rule at every step).
+
+The lead and summary key points use RAG_LEAD_DECODING (copy or free). The
 audit of the three (benchmarks/audit_checker.py, docs/evaluation.md) chose copy: of the sentences
 the support check accepted, a strict reader signed 0.98 with copy, 0.77 free, and 0.08 with the
 vocabulary grammar, whose sentences are mostly word salad; it is kept for that measurement
@@ -18,7 +23,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
 
 Decoding = Literal["free", "vocabulary", "copy"]
 
@@ -68,9 +76,83 @@ def copy_grammar(sentences: Sequence[str], n: int) -> str:
     return "\n".join([f"root ::= span {_literal(f' [{n}].')}", f"span ::= {' | '.join(starts)}", *rules])
 
 
-def grammar_for(decoding: Decoding, title: str, sentences: Sequence[str], n: int) -> str | None:
+def copy_replies(sentences: Sequence[str], n: int) -> tuple[str, ...]:
+    """Every reply `copy_grammar` allows, in full: each span of each sentence, then the marker."""
+    replies: dict[str, None] = {}  # ordered, without repeats (two sentences may share a span)
+    for sentence in sentences:
+        words = sentence.rstrip(".").split()
+        for start in range(len(words)):
+            for end in range(start + 1, len(words) + 1):
+                replies[" ".join(words[start:end]) + f" [{n}]."] = None
+    return tuple(replies)
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """What the model may write. `gbnf` is llama.cpp's grammar for it; `replies`, when not
+    empty, is the whole finite list of what the grammar allows, for `ReplyMask`."""
+
+    gbnf: str
+    replies: tuple[str, ...] = ()
+
+
+def grammar_for(decoding: Decoding, title: str, sentences: Sequence[str], n: int) -> Constraint | None:
     if decoding == "vocabulary":
-        return vocabulary_grammar(title, sentences, n)
+        return Constraint(vocabulary_grammar(title, sentences, n))
     if decoding == "copy":
-        return copy_grammar(sentences, n) or None
+        grammar = copy_grammar(sentences, n)
+        return Constraint(grammar, copy_replies(sentences, n)) if grammar else None
     return None
+
+
+class PieceIndex:
+    """A model's vocabulary by the bytes each token writes: what `ReplyMask` looks tokens up in.
+    Built once per model (49,152 tokens for SmolLM2: about 0.1 s)."""
+
+    def __init__(self, pieces: Sequence[bytes], ends: Sequence[int]) -> None:
+        self.ids: dict[bytes, list[int]] = {}
+        for token, piece in enumerate(pieces):
+            if piece:  # llama.cpp's grammar never allows a token that writes nothing
+                self.ids.setdefault(piece, []).append(token)
+        self.longest = max((len(p) for p in self.ids), default=1)
+        self.ends = list(ends)  # the end-of-generation tokens
+        self.pieces = pieces
+
+
+class ReplyMask:
+    """A llama-cpp-python logits processor that lets the model write only a prefix of one of
+    `replies`, and end only when it has written one whole. This is the language of the copy
+    grammar, tested on bytes as llama.cpp tests token pieces, so greedy decoding picks the same
+    tokens; only the cost differs (docs/performance.md). One mask serves one generation."""
+
+    def __init__(self, replies: Sequence[str], index: PieceIndex) -> None:
+        self._index = index
+        self._live = [r.encode() for r in replies]
+        self._written = b""
+        self._prompt: int | None = None  # tokens before the first one written
+        self._seen = 0
+
+    def __call__(self, input_ids: np.ndarray[Any, Any], scores: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        if self._prompt is None:
+            self._prompt = len(input_ids)
+        new = input_ids[self._prompt + self._seen :]
+        if len(new):
+            self._written += b"".join(self._index.pieces[int(t)] for t in new)
+            self._seen += len(new)
+            self._live = [r for r in self._live if r.startswith(self._written)]
+        allowed = self._allowed()
+        masked = np.full_like(scores, -np.inf)
+        masked[allowed] = scores[allowed]
+        return masked
+
+    def _allowed(self) -> list[int]:
+        at, longest, ids = len(self._written), self._index.longest, self._index.ids
+        allowed: set[int] = set()
+        finished = False
+        for window in {r[at : at + longest] for r in self._live}:
+            finished = finished or not window
+            for size in range(1, len(window) + 1):
+                allowed.update(ids.get(window[:size], ()))
+        if finished or not allowed:  # a whole reply is written (or, never seen, nothing fits): end
+            allowed.update(self._index.ends)
+        return sorted(allowed)

@@ -109,7 +109,7 @@ def write_lead(
     if not messages:
         return lead
     first = shown[0]
-    grammar = grammar_for(decoding, first.title, first.sentences, first.n)
+    constraint = grammar_for(decoding, first.title, first.sentences, first.n)
     started = time.perf_counter()
     text, done = "", 0
 
@@ -125,7 +125,7 @@ def write_lead(
         lead.written.append(sentence)
         return sentence.supported and accept(sentence)
 
-    stream = guard_repetition(generator.stream(messages, max_tokens, grammar))
+    stream = guard_repetition(generator.stream(messages, max_tokens, constraint))
     try:
         for piece in stream:
             if lead.first_token_ms is None:

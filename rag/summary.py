@@ -485,8 +485,8 @@ class Summarizer:
         if template.id not in summary.prompts:
             summary.prompts.append(template.id)
         messages = template.render(topic=topic, n=str(source.n), title=source.title, passage=" ".join(source.sentences))
-        grammar = grammar_for(self.settings.answer.lead_decoding, source.title, source.sentences, source.n)
-        stream = generator.stream(messages, self.settings.generation.max_tokens, grammar)
+        constraint = grammar_for(self.settings.answer.lead_decoding, source.title, source.sentences, source.n)
+        stream = generator.stream(messages, self.settings.generation.max_tokens, constraint)
         text = "".join(guard_repetition(stream))
         written = next((s for s in parse_sentences(text) if re.search(r"[.!?]$", s.text)), None)
         if written is None:

@@ -38,8 +38,11 @@ def api_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def settings_for(store: Path, **overrides: Any) -> Settings:
-    """The API's settings over `store`, with `overrides` (flat names: `api_key=...`)."""
-    return Settings(**{"store_path": store, "corpus_path": API_CORPUS, "queue_timeout_s": 10.0, **overrides})
+    """The API's settings over `store`, with `overrides` (flat names: `api_key=...`). The scripted
+    models quote the sentences they are shown, so they are shown three, not the default one."""
+    return Settings(
+        **{"store_path": store, "corpus_path": API_CORPUS, "queue_timeout_s": 10.0, "prompt_sentences": 3, **overrides}
+    )
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,7 @@ from fastapi import FastAPI  # noqa: E402
 from servers import free_socket  # noqa: E402
 
 from rag.chunking import split_sentences  # noqa: E402
+from rag.constrain import Constraint  # noqa: E402
 from rag.generation import FakeGenerator, Message  # noqa: E402
 
 API_CORPUS = Path(__file__).resolve().parent / "api" / "fixtures" / "papers.txt"
@@ -72,12 +73,14 @@ class ScriptedModel(FakeGenerator):
         self.calls.clear()
         self.running = threading.Event()
 
-    def stream(self, messages: Sequence[Message], max_tokens: int, grammar: str | None = None) -> Iterator[str]:
+    def stream(
+        self, messages: Sequence[Message], max_tokens: int, constraint: Constraint | None = None
+    ) -> Iterator[str]:
         text = self.reply(messages) if callable(self.reply) else self.reply
         self.tokens_planned = len(re.findall(r"\S+\s*", text)[:max_tokens])
         self.running.set()
         time.sleep(self.first_token_delay_s)
-        for piece in super().stream(messages, max_tokens, grammar):
+        for piece in super().stream(messages, max_tokens, constraint):
             if self.token_delay_s:
                 time.sleep(self.token_delay_s)
             self.tokens_sent += 1

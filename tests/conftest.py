@@ -153,6 +153,9 @@ def make_service(embedder: Embedder, fixture_store: Path) -> Callable[..., tuple
 
     def make(reply: Reply | FakeGenerator = "", **overrides: object) -> tuple[RagService, FakeGenerator]:
         fake = reply if isinstance(reply, FakeGenerator) else FakeGenerator(reply)
+        # the scripted models copy one shown sentence and change another: they need more than
+        # the one sentence the bundled model is shown by default
+        overrides = {"prompt_sentences": 3, **overrides}
         settings = Settings(store_path=fixture_store, corpus_path=FIXTURE_CORPUS, **overrides)  # type: ignore[arg-type]
         return RagService(settings, generator=fake, embedder=embedder), fake
 

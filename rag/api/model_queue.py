@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from starlette.requests import Request
 from starlette.responses import Response
 
+from rag.constrain import Constraint
 from rag.errors import BusyError
 from rag.generation import Generator, Message
 from rag.lead import OnText
@@ -54,9 +55,11 @@ class StoppableGenerator:
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)
 
-    def stream(self, messages: Sequence[Message], max_tokens: int, grammar: str | None = None) -> Iterator[str]:
+    def stream(
+        self, messages: Sequence[Message], max_tokens: int, constraint: Constraint | None = None
+    ) -> Iterator[str]:
         stop: threading.Event | None = getattr(_current, "stop", None)
-        pieces = self.inner.stream(messages, max_tokens, grammar)
+        pieces = self.inner.stream(messages, max_tokens, constraint)
         try:
             for piece in pieces:
                 if stop is not None and stop.is_set():
