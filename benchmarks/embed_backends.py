@@ -142,7 +142,9 @@ def main() -> None:
 
     settings = Settings()
     embedder = Embedder(settings.resolved_embedder_path(), args.batch_size)
-    model = embedder.model
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(settings.resolved_embedder_path()), device="cpu")  # for the ONNX export
     papers = load_corpus(args.corpus).papers
     chunks = chunk_papers(
         papers, embedder.count_tokens, settings.embedding.chunk_max_tokens, settings.embedding.chunk_overlap_sentences
