@@ -27,15 +27,14 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rag.errors import ConfigError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent
 _BUNDLED = PACKAGE_DIR / "_bundled"  # where a wheel install keeps prompts/ and corpus/
-_ENV = SettingsConfigDict(env_prefix="RAG_", extra="forbid", validate_assignment=True)
+_ENV_PREFIX = "rag_"
 
 
 def _project_or_bundled(name: str) -> Path:
@@ -85,8 +84,27 @@ def tuned(by: str) -> dict[str, Any]:
     return {"tuned": by}
 
 
-class _Group(BaseSettings):
-    model_config = _ENV
+def _environment() -> dict[str, str]:
+    """The `RAG_*` variables, by lower-case name: names are matched in any case."""
+    return {k.lower(): v for k, v in os.environ.items() if k[: len(_ENV_PREFIX)].lower() == _ENV_PREFIX}
+
+
+class _Group(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_environment(cls, values: Any) -> Any:
+        """A field not given is read from its `RAG_<NAME>` variable, as text that pydantic then
+        validates like any value. (pydantic-settings did this; it cost every command 0.1-0.14 s
+        of imports, python -X importtime, 30 Nov, for what these lines do.)"""
+        if not isinstance(values, dict):
+            return values
+        environment = _environment()
+        found = {
+            name: environment[_ENV_PREFIX + name] for name in cls.model_fields if _ENV_PREFIX + name in environment
+        }
+        return {**found, **values}
 
     @field_validator("*", mode="after")
     @classmethod

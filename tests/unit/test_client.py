@@ -3,21 +3,21 @@ asked. (tests/e2e/test_cli_server.py runs the commands against a real `rag serve
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-import httpx
 import pytest
 
-from rag.client import connect, server_error
+from rag.client import Reply, connect, server_error
 from rag.errors import BusyError, ConfigError, NotFoundError, QuestionError, RagError, StoreError
 from rag.settings import Settings, bundled_model_path
 
 URL = "http://127.0.0.1:8000"
 
 
-def openai_error(status: int, message: str, code: str | None = None, **headers: str) -> httpx.Response:
+def openai_error(status: int, message: str, code: str | None = None, **headers: str) -> Reply:
     body = {"error": {"message": message, "type": "server_error", "param": None, "code": code}}
-    return httpx.Response(status, json=body, headers=headers)
+    return Reply(status, json.dumps(body).encode(), {"content-type": "application/json", **headers})
 
 
 @pytest.mark.parametrize(
@@ -38,11 +38,12 @@ def openai_error(status: int, message: str, code: str | None = None, **headers: 
         (openai_error(404, "no paper with id x (find ids)"), NotFoundError, "no paper with id x (find ids)"),
         (openai_error(503, "the store is gone (run rag ingest)", "store_unavailable"), StoreError, "the store is gone"),
         (openai_error(500, "internal server error"), RagError, "failed (500): internal server error (see the"),
-        (httpx.Response(502, text="<html>bad gateway</html>"), RagError, "failed (502): <html>bad gateway</html>"),
+        (Reply(502, b"<html>bad gateway</html>"), RagError, "failed (502): <html>bad gateway</html>"),
+        (Reply(502, b"", reason="Bad Gateway"), RagError, "failed (502): Bad Gateway"),
     ],
 )
 def test_a_server_error_becomes_the_project_error_with_its_fix(
-    response: httpx.Response, kind: type[RagError], expected: str
+    response: Reply, kind: type[RagError], expected: str
 ) -> None:
     error = server_error(URL, response)
 
@@ -77,3 +78,11 @@ def test_the_model_name_is_known_before_the_model_loads(tmp_path: Path) -> None:
     assert Settings(model_path=tmp_path / "big.gguf").model_name() == "big.gguf"
     assert Settings(llm_base_url="http://127.0.0.1:9/v1", llm_model="qwen").model_name() == "qwen"
     assert Settings().model_name() == bundled_model_path().name
+
+
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1:8000", "127.0.0.1:8000", "http://"])
+def test_a_server_url_that_is_not_http_is_said_not_asked(url: str) -> None:
+    probe = connect(Settings(server_url=url), "extractive")
+
+    assert probe.server is None
+    assert probe.why_not is not None and "not an http(s) URL" in probe.why_not
