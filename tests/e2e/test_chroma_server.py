@@ -52,24 +52,26 @@ def collection_name(request: pytest.FixtureRequest) -> str:
     return "t-" + request.node.name.replace("_", "-")[:50].strip("-")
 
 
-def _ingest(url: str, name: str, corpus: Path, embedder: Embedder) -> IngestReport:
-    return ingest(corpus, Store(Path("unused"), name, url), embedder, 200, 1, batch_size=64)
+def _ingest(url: str, name: str, corpus: Path, embedder: Embedder, folder: Path) -> IngestReport:
+    """Ingest into the server; `folder` is the store folder, where the lexical index is kept
+    even for a server collection (a temporary one: never the working folder)."""
+    return ingest(corpus, Store(folder, name, url), embedder, 200, 1, batch_size=64)
 
 
 def test_ingest_into_the_server_is_idempotent_and_resumable(
     chroma_url: str, collection_name: str, fixture_corpus: Path, embedder: Embedder, tmp_path: Path
 ) -> None:
-    first = _ingest(chroma_url, collection_name, fixture_corpus, embedder)
+    first = _ingest(chroma_url, collection_name, fixture_corpus, embedder, tmp_path / "ingest")
     assert first.papers == 6 and first.added_chunks == first.chunks > 0
     store = Store(tmp_path / "unused", collection_name, chroma_url)
     assert store.count() == first.chunks
     assert not (tmp_path / "unused").exists()  # a server store never creates a local folder
 
-    assert _ingest(chroma_url, collection_name, fixture_corpus, embedder).added_chunks == 0
+    assert _ingest(chroma_url, collection_name, fixture_corpus, embedder, tmp_path / "ingest").added_chunks == 0
 
     ids = sorted(c.chunk_id for c in store.iter_chunks())
     chroma_collection(chroma_url, collection_name).delete(ids=ids[:2])  # as if the last batch never reached the server
-    assert _ingest(chroma_url, collection_name, fixture_corpus, embedder).added_chunks == 2
+    assert _ingest(chroma_url, collection_name, fixture_corpus, embedder, tmp_path / "ingest").added_chunks == 2
     assert store.count() == first.chunks
 
 
@@ -82,7 +84,7 @@ def test_the_server_store_answers_like_the_embedded_one(
     make_service: Callable[..., tuple[RagService, FakeGenerator]],
     tmp_path: Path,
 ) -> None:
-    _ingest(chroma_url, collection_name, fixture_corpus, embedder)
+    _ingest(chroma_url, collection_name, fixture_corpus, embedder, tmp_path / "ingest")
     remote = RagService(
         # the lexical index is kept in the store folder even with a Chroma server: a tmp one here
         Settings(chroma_url=chroma_url, collection=collection_name, corpus_path=fixture_corpus, store_path=tmp_path),
@@ -103,7 +105,7 @@ def test_the_server_store_answers_like_the_embedded_one(
 def test_the_server_collection_keeps_its_fingerprint_and_search_breadth(
     chroma_url: str, collection_name: str, fixture_corpus: Path, embedder: Embedder, tmp_path: Path
 ) -> None:
-    _ingest(chroma_url, collection_name, fixture_corpus, embedder)
+    _ingest(chroma_url, collection_name, fixture_corpus, embedder, tmp_path / "ingest")
     store = Store(tmp_path, collection_name, chroma_url, ef_search=300)
     configuration = chroma_collection(chroma_url, collection_name).configuration
     assert configuration["hnsw"]["ef_search"] == 300
