@@ -22,7 +22,7 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from rag.citations import parse_sentences  # noqa: E402
-from rag.constrain import grammar_for  # noqa: E402
+from rag.constrain import constraint_for  # noqa: E402
 from rag.evaluation import load_questions  # noqa: E402
 from rag.evidence import answer_candidates, compose, relevant  # noqa: E402
 from rag.generation import guard_repetition  # noqa: E402
@@ -92,7 +92,7 @@ def main() -> int:
                 kept, messages = fit_sources(generator, template, question.text, [source], max_tokens, [])
                 if not messages:
                     continue
-                constraint = grammar_for(variant, source.title, source.sentences, 1)  # type: ignore[arg-type]
+                constraint = constraint_for(variant, source.title, source.sentences, 1)  # type: ignore[arg-type]
                 text = "".join(guard_repetition(generator.stream(messages, max_tokens, constraint)))
                 item = {"set": name, "qid": q.qid, "variant": variant, "origin": "answer", "question": q.question}
                 keep(item, text, source, question)

@@ -201,23 +201,28 @@ def connect(settings: Settings, mode: str) -> Probe:
         return Probe(None, str(e))
     try:
         reply = connection.request("GET", "/healthz", None, HEALTH_TIMEOUT_S)
-        health = reply.json() if reply.status == 200 else None
+        health: Any = reply.json() if reply.status == 200 else None
     except (OSError, http.client.HTTPException, ValueError) as e:
         connection.close()
         log.info("no rag serve at %s: %s", url, e)
         return Probe(None)  # nothing listening: the usual case, not worth a note
+    why_not = _unusable(health, url, settings, mode)
+    if why_not is not None:
+        connection.close()
+        return Probe(None, why_not)
+    return Probe(Server(url, connection, str(health.get("model", ""))))
+
+
+def _unusable(health: Any, url: str, settings: Settings, mode: str) -> str | None:
+    """Why the server whose /healthz said `health` is not one to use, or None when it is."""
     if not isinstance(health, dict) or health.get("status") != "ok":
-        connection.close()
-        return Probe(None, f"{url} does not answer like rag serve")
+        return f"{url} does not answer like rag serve"
     if "store_id" not in health:
-        connection.close()
-        return Probe(None, f"rag serve at {url} does not say which store it serves (an older version)")
+        return f"rag serve at {url} does not say which store it serves (an older version)"
     if health["store_id"] != settings.store_id():
-        connection.close()
-        return Probe(None, f"rag serve at {url} serves another store")
+        return f"rag serve at {url} serves another store"
     named = _named_model(settings)
     model = str(health.get("model", ""))
     if mode == "generative" and named is not None and named != model:
-        connection.close()
-        return Probe(None, f"rag serve at {url} runs {model}, not {named}")
-    return Probe(Server(url, connection, model))
+        return f"rag serve at {url} runs {model}, not {named}"
+    return None

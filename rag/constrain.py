@@ -96,7 +96,7 @@ class Constraint:
     replies: tuple[str, ...] = ()
 
 
-def grammar_for(decoding: Decoding, title: str, sentences: Sequence[str], n: int) -> Constraint | None:
+def constraint_for(decoding: Decoding, title: str, sentences: Sequence[str], n: int) -> Constraint | None:
     if decoding == "vocabulary":
         return Constraint(vocabulary_grammar(title, sentences, n))
     if decoding == "copy":

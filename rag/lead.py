@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from rag.citations import map_citations, parse_sentences
-from rag.constrain import Decoding, grammar_for
+from rag.constrain import Decoding, constraint_for
 from rag.generation import Generator, guard_repetition
 from rag.prompts import CANNOT_ANSWER, Template
 from rag.question import Question
@@ -109,7 +109,7 @@ def write_lead(
     if not messages:
         return lead
     first = shown[0]
-    constraint = grammar_for(decoding, first.title, first.sentences, first.n)
+    constraint = constraint_for(decoding, first.title, first.sentences, first.n)
     started = time.perf_counter()
     text, done = "", 0
 

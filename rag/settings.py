@@ -324,8 +324,8 @@ class AnswerSettings(_Group):
         description="Most relevant sentences of each source shown to the model.",
         json_schema_extra=tuned(
             "rag eval on dev2, forms-wa, forms-wb with 1 against 3 (30 Nov): first sentence 0.76/0.27/0.36 "
-            "against 0.75/0.21/0.37, answer facts 0.85/0.51/0.63 against 0.85/0.54/0.64, and the server's "
-            "answer 1.11 s p50 against 1.48 s (the model reads about 90 tokens fewer)"
+            "against 0.75/0.21/0.37, answer facts 0.85/0.51/0.63 against 0.85/0.54/0.64; the answer 973 ms "
+            "p50 against 1,517 ms, its prompt 191 tokens against 254 (benchmarks/prompt_sentences.py)"
         ),
     )
     quote_sentences: int = Field(

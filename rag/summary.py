@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from rag.citations import parse_sentences
-from rag.constrain import grammar_for
+from rag.constrain import constraint_for
 from rag.corpus import Paper
 from rag.embedding import Embedder
 from rag.errors import NotFoundError, QuestionError
@@ -485,7 +485,7 @@ class Summarizer:
         if template.id not in summary.prompts:
             summary.prompts.append(template.id)
         messages = template.render(topic=topic, n=str(source.n), title=source.title, passage=" ".join(source.sentences))
-        constraint = grammar_for(self.settings.answer.lead_decoding, source.title, source.sentences, source.n)
+        constraint = constraint_for(self.settings.answer.lead_decoding, source.title, source.sentences, source.n)
         stream = generator.stream(messages, self.settings.generation.max_tokens, constraint)
         text = "".join(guard_repetition(stream))
         written = next((s for s in parse_sentences(text) if re.search(r"[.!?]$", s.text)), None)

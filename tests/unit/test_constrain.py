@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rag.constrain import Constraint, PieceIndex, ReplyMask, copy_grammar, copy_replies, grammar_for
+from rag.constrain import Constraint, PieceIndex, ReplyMask, constraint_for, copy_grammar, copy_replies
 
 # a toy vocabulary: token ids are positions; 0 ends generation, 1 writes nothing
 PIECES = [b"<end>", b"", b"Nets", b" learn", b" fast", b" [", b"1", b"].", b" [1].", b"N", b"ets", b"Nets learn", b"x"]
@@ -34,11 +34,11 @@ def test_copy_replies_are_every_span_of_every_sentence_then_the_marker() -> None
     assert len(replies) == len(set(replies))  # the second sentence's spans repeat the first's: once each
 
 
-def test_grammar_for_copy_carries_the_grammar_and_its_replies() -> None:
-    constraint = grammar_for("copy", "A title", ["Nets learn fast."], 1)
+def test_the_copy_constraint_carries_the_grammar_and_its_replies() -> None:
+    constraint = constraint_for("copy", "A title", ["Nets learn fast."], 1)
     assert constraint == Constraint(copy_grammar(["Nets learn fast."], 1), copy_replies(["Nets learn fast."], 1))
-    assert grammar_for("free", "A title", ["Nets learn fast."], 1) is None
-    vocabulary = grammar_for("vocabulary", "A title", ["Nets learn fast."], 1)
+    assert constraint_for("free", "A title", ["Nets learn fast."], 1) is None
+    vocabulary = constraint_for("vocabulary", "A title", ["Nets learn fast."], 1)
     assert vocabulary is not None and vocabulary.replies == ()  # not a finite list: the grammar serves
 
 
