@@ -120,10 +120,13 @@ class PieceIndex:
 
 
 class ReplyMask:
-    """A llama-cpp-python logits processor that lets the model write only a prefix of one of
-    `replies`, and end only when it has written one whole. This is the language of the copy
-    grammar, tested on bytes as llama.cpp tests token pieces, so greedy decoding picks the same
-    tokens; only the cost differs (docs/performance.md). One mask serves one generation."""
+    """Holds a model to `replies`: it may write only a prefix of one of them, and end only when it
+    has written one whole. This is the language of the copy grammar, tested on bytes as llama.cpp
+    tests token pieces, so greedy decoding picks the same tokens; only the cost differs
+    (docs/performance.md). One mask serves one generation.
+
+    Called as a llama-cpp-python logits processor it reads what was written from `input_ids`;
+    `rag.generation`'s draft decoding drives it itself with `advance`, `allowed` and `rest`."""
 
     def __init__(self, replies: Sequence[str], index: PieceIndex) -> None:
         self._index = index
@@ -135,17 +138,21 @@ class ReplyMask:
     def __call__(self, input_ids: np.ndarray[Any, Any], scores: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         if self._prompt is None:
             self._prompt = len(input_ids)
-        new = input_ids[self._prompt + self._seen :]
-        if len(new):
-            self._written += b"".join(self._index.pieces[int(t)] for t in new)
-            self._seen += len(new)
-            self._live = [r for r in self._live if r.startswith(self._written)]
-        allowed = self._allowed()
+        for token in input_ids[self._prompt + self._seen :]:
+            self.advance(int(token))
+        allowed = self.allowed()
         masked = np.full_like(scores, -np.inf)
         masked[allowed] = scores[allowed]
         return masked
 
-    def _allowed(self) -> list[int]:
+    def advance(self, token: int) -> None:
+        """The model wrote `token`."""
+        self._written += self._index.pieces[token]
+        self._seen += 1
+        self._live = [r for r in self._live if r.startswith(self._written)]
+
+    def allowed(self) -> list[int]:
+        """The tokens the model may write next, in id order."""
         at, longest, ids = len(self._written), self._index.longest, self._index.ids
         allowed: set[int] = set()
         finished = False
@@ -156,3 +163,7 @@ class ReplyMask:
         if finished or not allowed:  # a whole reply is written (or, never seen, nothing fits): end
             allowed.update(self._index.ends)
         return sorted(allowed)
+
+    def rest(self) -> bytes:
+        """What the longest reply still open has left to write: a guess at what comes next."""
+        return max(self._live, key=len, default=self._written)[len(self._written) :]

@@ -13,6 +13,7 @@ many tokens it cost: the API's `usage` object.
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 import os
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
+import numpy as np
 
 from rag.constrain import Constraint, PieceIndex, ReplyMask
 from rag.errors import ConfigError, ModelError
@@ -134,6 +136,10 @@ def guard_repetition(pieces: Iterator[str], window: int = 6) -> Iterator[str]:
         yield text[sent:]
 
 
+# tokens guessed at once by `_copy_by_draft`: first, fewest after a wrong guess, most after right ones
+_GUESS_FIRST, _GUESS_LEAST, _GUESS_MOST = 8, 2, 64
+
+
 class LlamaCppGenerator:
     """A GGUF model in this process through llama-cpp-python. One generation at a time."""
 
@@ -173,6 +179,10 @@ class LlamaCppGenerator:
         self.repeat_penalty = repeat_penalty
         self.lock = threading.Lock()
         self._pieces: PieceIndex | None = None
+        self._chat_format: Any = None  # the model's chat template, made on first use
+        # copy decoding checks a guess of the rest of the reply in one batch (`_copy_by_draft`);
+        # False decodes one token at a time through llama-cpp-python (benchmarks/copy_draft.py)
+        self.draft_copies = True
 
     def _piece_index(self) -> PieceIndex:
         """The vocabulary by the bytes each token writes, as llama.cpp's grammar reads them
@@ -199,10 +209,131 @@ class LlamaCppGenerator:
     def count_tokens(self, text: str) -> int:
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
+    def _prompt_tokens(self, messages: Sequence[Message]) -> list[int] | None:
+        """The prompt's tokens as `create_chat_completion` makes them from the model's own chat
+        template (as Llama.__init__ builds its formatter), or None when the model has none."""
+        if self._chat_format is None:
+            from llama_cpp import llama_chat_format
+
+            template = self._llama.metadata.get("tokenizer.chat_template")
+            if self._llama.chat_format != "chat_template.default" or not template or self._llama.chat_handler:
+                self._chat_format = False
+            else:
+                eos, bos = self._llama.token_eos(), self._llama.token_bos()
+                self._chat_format = llama_chat_format.Jinja2ChatFormatter(
+                    template=template,
+                    eos_token=self._llama.detokenize([eos], special=True).decode() if eos != -1 else "",
+                    bos_token=self._llama.detokenize([bos], special=True).decode() if bos != -1 else "",
+                    stop_token_ids=[eos],
+                )
+        if self._chat_format is False:
+            return None
+        prompt = self._chat_format(messages=list(messages)).prompt
+        return self._llama.tokenize(prompt.encode("utf-8"), special=True)
+
+    def _copy_by_draft(self, prompt: list[int], max_tokens: int, mask: ReplyMask) -> Iterator[str]:
+        """Greedy copy decoding that checks a guess in one batch. Once the model has chosen where
+        its span starts, the rest of the reply is known except where it stops; so the rest of the
+        longest open reply is evaluated with the token just chosen, in one batch with the model's
+        scores at every position, and accepted as far as the model's own choice at each position
+        agrees. A batch costs about a third of a token evaluated alone here (benchmarks/copy_draft.py).
+        The choice is llama-cpp-python's sampler chain for greedy decoding, redone: the mask, the
+        repeat penalty over the last 64 written tokens, the first best score."""
+        import llama_cpp
+
+        llama, index = self._llama, self._piece_index()
+        ends = set(index.ends)
+        n_vocab, capacity = llama.n_vocab(), llama.n_batch
+        # keep what this prompt shares with the context's tokens (the system prompt), as
+        # Llama.generate does; the last token is evaluated again at least, for its scores
+        held = llama.input_ids[: llama.n_tokens]
+        keep = 0
+        while keep < min(len(held), len(prompt) - 1) and held[keep] == prompt[keep]:
+            keep += 1
+        llama.n_tokens = keep
+        llama.eval(prompt[keep:])
+        memory = llama_cpp.llama_get_memory(llama.ctx)
+        penalty = np.float32(self.repeat_penalty)
+        written: list[int] = []
+        text = codecs.getincrementaldecoder("utf-8")(errors="ignore")
+        finish = "length"
+        size = _GUESS_FIRST
+
+        def choose(i: int) -> int:
+            """The greedy choice from the scores at batch position `i` (-1: the last)."""
+            logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llama.ctx, i), shape=(n_vocab,))
+            allowed = np.asarray(mask.allowed(), dtype=np.intc)
+            scores = logits[allowed].copy()
+            if penalty != 1:
+                seen = np.isin(allowed, written[-64:])
+                scores[seen] = np.where(scores[seen] <= 0, scores[seen] * penalty, scores[seen] / penalty)
+            return int(allowed[int(np.argmax(scores))])
+
+        def write(token: int) -> str:
+            mask.advance(token)
+            written.append(token)
+            return text.decode(index.pieces[token])
+
+        batch = llama_cpp.llama_batch_init(capacity, 0, 1)
+        try:
+            token = choose(-1)
+            while True:
+                if token in ends:
+                    finish = "stop"
+                    break
+                if piece := write(token):
+                    yield piece
+                room = min(max_tokens - len(written), capacity - 1, llama.n_ctx() - llama.n_tokens - 1, size)
+                if room <= 0:
+                    break
+                rest = mask.rest().decode("utf-8", errors="ignore")
+                guess = llama.tokenize(rest.encode("utf-8"), add_bos=False, special=False)[:room] if rest else []
+                run = [token, *guess]
+                start = llama.n_tokens
+                batch.n_tokens = len(run)
+                for i, t in enumerate(run):
+                    batch.token[i], batch.pos[i], batch.n_seq_id[i] = t, start + i, 1
+                    batch.seq_id[i][0], batch.logits[i] = 0, True
+                if llama_cpp.llama_decode(llama.ctx, batch) != 0:
+                    raise RuntimeError("llama_decode failed")
+                llama.input_ids[start : start + len(run)] = run
+                llama.n_tokens = start + len(run)
+                for i, guessed in enumerate(guess):
+                    token = choose(i)
+                    if token != guessed:  # the guess is wrong from here: forget what it evaluated
+                        llama.n_tokens = start + 1 + i
+                        llama_cpp.llama_memory_seq_rm(memory, 0, llama.n_tokens, -1)
+                        size = max(_GUESS_LEAST, 2 * i)
+                        break
+                    if piece := write(token):
+                        yield piece
+                else:
+                    if len(written) >= max_tokens:
+                        break
+                    token = choose(len(guess))
+                    size = min(2 * size, _GUESS_MOST)
+        finally:
+            llama_cpp.llama_batch_free(batch)
+            # an end token is chosen and never evaluated; at the budget every written one was
+            report_usage(len(prompt), len(written))
+            log.debug("copy by draft: %d tokens written, finish %s", len(written), finish)
+
     def stream(
         self, messages: Sequence[Message], max_tokens: int, constraint: Constraint | None = None
     ) -> Iterator[str]:
         with self.lock:
+            if constraint and constraint.replies and self.draft_copies and self.temperature == 0:
+                prompt = self._prompt_tokens(messages)
+                if prompt is not None:
+                    try:
+                        yield from self._copy_by_draft(
+                            prompt, max_tokens, ReplyMask(constraint.replies, self._piece_index())
+                        )
+                    except (RuntimeError, ValueError) as e:
+                        raise ModelError(
+                            f"generation failed: {e}", fix="try a shorter question or another model"
+                        ) from e
+                    return
             # llama.cpp streams no usage, so it is read off the context: when the first piece
             # arrives the prompt has been evaluated and nothing else (n_tokens = prompt tokens,
             # after the chat template); every sampled token is then evaluated before the next
