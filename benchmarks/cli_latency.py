@@ -11,9 +11,10 @@ checkout. Each figure is a fresh `rag ask --json` process, measured wall clock:
   - cold in-process: a typical answered question (generative, the bundled model), a refused
     question and the typical question in extractive mode; old and new runs alternate, `--runs`
     of each, so a busy neighbour slows both alike; the new ones pass --local;
-  - warm server: `rag serve` (new code) is started and, once ready, `--asks` answerable
-    questions are each asked by a new `rag ask` process that finds it at RAG_SERVER_URL: the
-    whole command, from the shell's point of view.
+  - warm server: `rag serve` is started and, once ready, `--asks` answerable questions are
+    each asked by a new `rag ask` process that finds it at RAG_SERVER_URL: the whole command,
+    from the shell's point of view. The new code's server, then (with `--warm-old`, when the old
+    code has a server and a client that finds it) the old code's, then the new code's again.
 
 Also each process's CPU seconds (all threads; contention moves them far less than wall time),
 the answer's own `total_ms` (what the question costs once everything is loaded), and the
@@ -129,8 +130,8 @@ def same_answer(old: dict[str, Any], new: dict[str, Any]) -> bool:
     return all(old.get(k) == new.get(k) for k in keep)
 
 
-def warm_server(code: Path, store: Path, questions: list[str]) -> dict[str, Any]:
-    """`rag serve` (new code) started; then one `rag ask` process per question through it."""
+def warm_server(code: Path, store: Path, questions: list[str], label: str = "new") -> dict[str, Any]:
+    """`rag serve` of `code` started; then one `rag ask` process per question through it."""
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
@@ -165,8 +166,9 @@ def warm_server(code: Path, store: Path, questions: list[str]) -> dict[str, Any]
         "answer_total_ms": percentiles(totals),
     }
     print(
-        f"warm server: rag ask wall p50 {figures['ask_wall_ms']['p50']} ms, process CPU p50 "
-        f"{figures['ask_process_cpu_ms']['p50']} ms over {len(walls)} questions"
+        f"warm server ({label}): rag ask wall p50 {figures['ask_wall_ms']['p50']} ms, process CPU p50 "
+        f"{figures['ask_process_cpu_ms']['p50']} ms, answer p50 {figures['answer_total_ms']['p50']} ms "
+        f"over {len(walls)} questions"
     )
     return figures
 
@@ -187,6 +189,7 @@ def main() -> None:
     parser.add_argument("--asks", type=int, default=5, help="questions asked through the warm server")
     parser.add_argument("--questions", type=Path, default=DEV_QUESTIONS)
     parser.add_argument("--skip-cold", action="store_true", help="only the warm server")
+    parser.add_argument("--warm-old", action="store_true", help="the old code's warm server too, between two new runs")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     started = machine()
@@ -199,7 +202,10 @@ def main() -> None:
             figures["cold_in_process"] = cold(
                 environment(old_code, args.store), environment(PROJECT_DIR, args.store), questions[0], args.runs
             )
-    figures["warm_server"] = warm_server(PROJECT_DIR, args.store, questions)
+        figures["warm_server"] = warm_server(PROJECT_DIR, args.store, questions)
+        if args.warm_old:
+            figures["warm_server_old"] = warm_server(old_code, args.store, questions, "old")
+            figures["warm_server_new_again"] = warm_server(PROJECT_DIR, args.store, questions, "new, again")
     print(f"load average at end: {[round(x, 2) for x in os.getloadavg()]}")
     write_result("cli_latency", figures, args.out, started)
 

@@ -4,7 +4,7 @@ must be the same, and the figure is the time. The ways (`--ways`, two or three o
     grammar  llama.cpp's grammar engine (what a llama.cpp server is sent)
     mask     the token mask (rag.constrain.ReplyMask) as a logits processor, one token at a time
     draft    the mask with the rest of the reply guessed and checked in one batch (the default
-             for a local model since 1 Dec: LlamaCppGenerator.draft_copies)
+             for a local model since session 10: LlamaCppGenerator.draft_copies)
 
     .venv/bin/python benchmarks/copy_mask.py [--prompts 24] [--sentences 1] [--ways grammar,mask] [--out FILE]
 
