@@ -64,6 +64,14 @@ def keeps_answer(written: str, source: str, question: Question) -> bool:
     return wanted <= said
 
 
+def restates(written: str, source: str) -> bool:
+    """Does one of two sentences hold the other whole (case and a final period aside)? Copy
+    decoding cuts a span of the source sentence, which may be the shown clause, a part of it,
+    or more of the sentence than the clause: then quoting the clause would repeat the lead."""
+    a, b = written.rstrip(".").casefold(), source.rstrip(".").casefold()
+    return a in b or b in a
+
+
 class Answerer:
     """Answers questions over one retriever, with one (lazily loaded) generator."""
 
@@ -256,8 +264,8 @@ class Answerer:
                 model_lead = written.written[0]
             if model_lead is not None:
                 # the model's sentence leads; the source sentence it rests on becomes the first
-                # quote, unless the model copied it (copy decoding cuts a span of it)
-                if model_lead.text.rstrip(".").casefold() not in lead.text.casefold():
+                # quote, unless the two repeat each other (copy decoding cuts a span of it)
+                if not restates(model_lead.text, lead.text):
                     quotes = [lead, *quotes][:QUOTES]
                 lead = model_lead
         pieces = answer_text(lead, quotes, sources, q.paper)

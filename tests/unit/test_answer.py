@@ -30,6 +30,7 @@ from answer_helpers import (
     same_text,
 )
 
+from rag.answer import restates
 from rag.embedding import Embedder
 from rag.errors import QuestionError
 from rag.generation import FakeGenerator
@@ -353,3 +354,43 @@ def test_where_the_planted_paper_is_the_source_what_the_model_obeys_is_dropped(
     assert not any(re.search(rf"\b{OBEYED}\b", s.text) for s in answer.sentences if s.kind == "generated")
     assert answer.unsupported_sentences == 1
     assert [c.title for c in answer.citations] == [PLANTED_TITLE]  # cited for what it is about
+
+
+def test_a_lead_and_the_clause_it_was_copied_from_do_not_repeat_each_other() -> None:
+    clause = "We find that diffusion models are better than GANs."
+    sentence = "We find that diffusion models are better than GANs, and compete on three tasks."
+    assert restates(sentence, clause)  # the model copied more of the sentence than the clause
+    assert restates("diffusion models are better than GANs", clause)  # a part of the clause
+    assert restates("We find that Diffusion models are better than GANs", clause)
+    assert not restates("Diffusion models compete on three tasks.", clause)  # new words: quote the clause
+
+
+LONG_TITLE = "Cold Fermentation of Rye and Wheat Sourdough Starters"
+LONG_ABSTRACT = (
+    "We compare rye and wheat sourdough starters kept cold. "
+    "We find that rye starters rise 40 percent higher than wheat starters at eight degrees Celsius "
+    "over ten days of feeding; wheat starters, in contrast, reach their peak acidity two days earlier "
+    "than rye starters kept at the same temperature. "
+    "Starters were fed twice a day with equal weights of flour and water."
+)
+
+
+def test_a_model_lead_that_copies_more_than_the_clause_is_not_quoted_again(
+    tmp_path: Path, fixture_corpus: Path, embedder: Embedder, prompt_sources: Sources
+) -> None:
+    """The extractive lead cuts a long sentence to the clause that answers; a model that copies
+    the whole sentence then leads, and the clause, which it holds, is not quoted under it."""
+    corpus = tmp_path / "papers.txt"
+    corpus.write_text(
+        fixture_corpus.read_text(encoding="utf-8").rstrip("\n") + f"\n{LONG_TITLE}\n{LONG_ABSTRACT}\n", encoding="utf-8"
+    )
+    ingest(corpus, Store(tmp_path / "store", "papers"), embedder, 200, 1, batch_size=64)
+    model = FakeGenerator(lambda messages: prompt_sources(messages)[1][1][0].rstrip(".") + " [1].")
+    service = RagService(Settings(store_path=tmp_path / "store"), generator=model, embedder=embedder)
+
+    answer = service.ask("How much higher do rye starters rise than wheat starters at eight degrees?")
+
+    assert model.calls, "the model was asked for the lead"
+    lead, *quotes = answer.sentences
+    assert lead.kind != "quote" and "40 percent" in lead.text and "peak acidity" in lead.text  # the whole sentence
+    assert all(not restates(lead.text, quote.text) for quote in quotes)
