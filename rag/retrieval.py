@@ -22,7 +22,7 @@ import numpy as np
 
 from rag.chunking import paper_sentences
 from rag.embedding import Embedder
-from rag.lexical import LexicalIndex, open_index
+from rag.lexical import LexicalIndex, Vectors, open_index
 from rag.store import Store
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ class Retriever:
         them (one read), else (a store written before ingest kept them) embedded now."""
 
         def read(missing: list[str]) -> dict[str, tuple[list[str], np.ndarray[Any, Any]]]:
-            stored = self.store.sentence_vectors(missing)
+            stored = self._saved(missing, Vectors.sentences_of, self.store.sentence_vectors)
             found = {}
             for pid in missing:
                 sentences = paper_sentences(self.papers[pid].abstract)
@@ -107,7 +107,23 @@ class Retriever:
 
     def chunk_vectors(self, paper_ids: Sequence[str]) -> dict[str, np.ndarray[Any, Any]]:
         """Every chunk vector of these papers: from memory, else from the store (one read)."""
-        return _read_through(self._chunk_vectors, paper_ids, self.store.chunk_vectors)
+
+        def read(missing: list[str]) -> dict[str, np.ndarray[Any, Any]]:
+            return self._saved(missing, Vectors.chunks_of, self.store.chunk_vectors)
+
+        return _read_through(self._chunk_vectors, paper_ids, read)
+
+    def _saved(
+        self,
+        paper_ids: list[str],
+        saved: Callable[[Vectors, Sequence[str]], dict[str, np.ndarray[Any, Any]]],
+        stored: Callable[[Sequence[str]], dict[str, np.ndarray[Any, Any]]],
+    ) -> dict[str, np.ndarray[Any, Any]]:
+        """Vectors from the files beside the store (rag/lexical.py), and the rest from the store
+        itself (one read): the same values, a tenth of the time at 100,000 papers."""
+        found = saved(self.lexical.vectors, paper_ids) if self.lexical.vectors is not None else {}
+        rest = [pid for pid in paper_ids if pid not in found]
+        return {**found, **stored(rest)} if rest else found
 
     def retrieve(self, question: str, k: int) -> Retrieval:
         return self.retrieve_with_vector(question, self.embedder.embed_one(question), k)

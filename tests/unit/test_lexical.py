@@ -7,6 +7,7 @@ import logging
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag.corpus import Paper, load_corpus
@@ -70,7 +71,9 @@ def test_a_missing_index_is_rebuilt_saved_and_said(
         index = open_index(store)
     assert "is missing: rebuilding it" in caplog.text
     assert len(index.papers) == 6
-    assert load_fresh(store) is not None
+    saved = load_fresh(store)
+    assert saved is not None
+    assert_vectors_are_the_stores(saved, store)
 
 
 def test_an_index_older_than_the_store_is_rebuilt(
@@ -123,6 +126,19 @@ def test_an_ingest_that_adds_papers_updates_the_index_as_a_rebuild_would(
     assert searches(updated) == searches(fresh)
     assert updated.terms.df == fresh.terms.df and updated.terms.n == fresh.terms.n == 6
     assert updated.chunk_counts == fresh.chunk_counts
+    assert_vectors_are_the_stores(updated, store)  # the first two kept, the four added read
+
+
+def assert_vectors_are_the_stores(index: LexicalIndex, store: Store) -> None:
+    """The index carries every paper's sentence and chunk vectors, equal to the store's."""
+    assert index.vectors is not None
+    ids = [p.paper_id for p in index.papers]
+    sentences, chunks = index.vectors.sentences_of(ids), index.vectors.chunks_of(ids)
+    stored_sentences, stored_chunks = store.sentence_vectors(ids), store.chunk_vectors(ids)
+    assert sentences.keys() == stored_sentences.keys() == chunks.keys() == stored_chunks.keys() == set(ids)
+    for pid in ids:
+        assert np.array_equal(sentences[pid], stored_sentences[pid])
+        assert np.array_equal(chunks[pid], stored_chunks[pid])
 
 
 def test_adding_papers_to_an_index_ranks_as_building_it_whole(full_corpus: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from rag.chunking import chunk_papers, paper_sentences
 from rag.corpus import load_corpus
 from rag.embedding import Embedder
 from rag.ingest import fingerprint
+from rag.lexical import index_folder
 from rag.retrieval import Retriever
 from rag.store import Store
 from rag.text import content_terms
@@ -154,9 +156,15 @@ def test_chunk_vectors_by_id_equal_those_found_by_metadata(fixture_store: Path) 
         assert sorted(map(tuple, by_id[pid])) == sorted(map(tuple, by_filter[pid]))
 
 
-def test_chunk_vectors_are_read_from_the_store_once_per_paper(fixture_store: Path, embedder: Embedder) -> None:
-    store = Store(fixture_store, "papers")
+def test_chunk_vectors_are_read_from_the_store_once_per_paper(
+    fixture_store: Path, embedder: Embedder, tmp_path: Path
+) -> None:
+    """Without the saved index's vectors (an old store's index), the store is read, once a paper."""
+    shutil.copytree(fixture_store, tmp_path / "store")
+    store = Store(tmp_path / "store", "papers")
+    shutil.rmtree(index_folder(store) / "vectors")
     retriever = Retriever(store, embedder)
+    assert retriever.lexical.vectors is None
     ids = sorted(retriever.papers)
     requested: list[str] = []
     read = store.chunk_vectors
@@ -172,3 +180,27 @@ def test_chunk_vectors_are_read_from_the_store_once_per_paper(fixture_store: Pat
     assert sorted(requested) == sorted(ids)  # only the two not read before
     assert all(np.array_equal(first[pid], both[pid]) for pid in ids[:4])
     assert {pid: v.shape for pid, v in both.items()} == {pid: v.shape for pid, v in read(ids).items()}
+
+
+def test_the_saved_vectors_are_the_stores_and_spare_reading_it(fixture_store: Path, embedder: Embedder) -> None:
+    """Ingest saves every paper's sentence and chunk vectors beside the store; retrieval reads
+    those and gets exactly what the store would have given."""
+    store = Store(fixture_store, "papers")
+    retriever = Retriever(store, embedder)
+    ids = sorted(retriever.papers)
+
+    def unread(paper_ids: list[str]) -> dict[str, np.ndarray]:
+        raise AssertionError(f"the store was read for {paper_ids}")
+
+    chunks = retriever.chunk_vectors(ids)
+    sentences = retriever.load_sentences(ids)
+    for pid, vectors in store.chunk_vectors(ids).items():
+        assert np.array_equal(chunks[pid], vectors)
+    for pid, vectors in store.sentence_vectors(ids).items():
+        assert np.array_equal(sentences[pid][1], vectors)
+    quiet = Retriever(Store(fixture_store, "papers"), embedder)
+    quiet.store.chunk_vectors = unread  # type: ignore[method-assign]
+    quiet.store.sentence_vectors = unread  # type: ignore[method-assign]
+    assert [p.paper_id for p in quiet.retrieve("similarity of features", 5).candidates] == [
+        p.paper_id for p in retriever.retrieve("similarity of features", 5).candidates
+    ]
