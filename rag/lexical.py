@@ -192,22 +192,20 @@ class Vectors:
 
     def sentences_of(self, paper_ids: Sequence[str]) -> dict[str, np.ndarray[Any, Any]]:
         """Each known paper's sentence vectors, as the store's `sentence_vectors` gives them."""
-        found = {}
-        for pid in paper_ids:
-            row = self._row(pid)
-            if row is not None:
-                start, end = self._sentence_offsets[row], self._sentence_offsets[row + 1]
-                found[pid] = np.asarray(self._sentences[start:end], dtype=np.float32)
-        return found
+        return self._rows_of(paper_ids, self._sentences, self._sentence_offsets)
 
     def chunks_of(self, paper_ids: Sequence[str]) -> dict[str, np.ndarray[Any, Any]]:
         """Each known paper's chunk vectors, as the store's `chunk_vectors` gives them."""
+        return self._rows_of(paper_ids, self._chunks, self._chunk_offsets)
+
+    def _rows_of(
+        self, paper_ids: Sequence[str], array: np.ndarray[Any, Any], offsets: np.ndarray[Any, Any]
+    ) -> dict[str, np.ndarray[Any, Any]]:
         found = {}
         for pid in paper_ids:
             row = self._row(pid)
-            if row is not None:
-                start, end = self._chunk_offsets[row], self._chunk_offsets[row + 1]
-                found[pid] = np.array(self._chunks[start:end], dtype=np.float32)
+            if row is not None:  # a float32 copy: the arrays are mapped files
+                found[pid] = np.array(array[offsets[row] : offsets[row + 1]], dtype=np.float32)
         return found
 
     @classmethod

@@ -120,7 +120,8 @@ class Retriever:
         stored: Callable[[Sequence[str]], dict[str, np.ndarray[Any, Any]]],
     ) -> dict[str, np.ndarray[Any, Any]]:
         """Vectors from the files beside the store (rag/lexical.py), and the rest from the store
-        itself (one read): the same values, a tenth of the time at 100,000 papers."""
+        itself (one read): the same values, without the Chroma reads that were 31 of a 71 ms
+        retrieval at 100,000 papers (docs/performance.md, session 10)."""
         found = saved(self.lexical.vectors, paper_ids) if self.lexical.vectors is not None else {}
         rest = [pid for pid in paper_ids if pid not in found]
         return {**found, **stored(rest)} if rest else found
