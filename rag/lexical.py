@@ -168,7 +168,7 @@ class Vectors:
 
     Retrieval reads them for the few dozen papers a question finds. They are a copy of what the
     store holds (read from it after an ingest), so the scores are the same either way; only
-    the read is cheaper. `None` for a paper means: ask the store."""
+    the read is cheaper. A paper they lack is left out of what they return: ask the store."""
 
     def __init__(
         self,
