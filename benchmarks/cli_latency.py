@@ -197,11 +197,12 @@ def main() -> None:
     questions = [q["question"] for q in load_questions(args.questions, answerable_only=True)][: args.asks]
     figures: dict[str, Any] = {"store": str(args.store), "old_commit": args.old_commit}
     with tempfile.TemporaryDirectory() as tmp:
-        old_code = unpack(args.old_commit, Path(tmp))
-        if not args.skip_cold:
-            figures["cold_in_process"] = cold(
-                environment(old_code, args.store), environment(PROJECT_DIR, args.store), questions[0], args.runs
-            )
+        if not args.skip_cold or args.warm_old:  # the old code is unpacked only for what runs it
+            old_code = unpack(args.old_commit, Path(tmp))
+            if not args.skip_cold:
+                figures["cold_in_process"] = cold(
+                    environment(old_code, args.store), environment(PROJECT_DIR, args.store), questions[0], args.runs
+                )
         figures["warm_server"] = warm_server(PROJECT_DIR, args.store, questions)
         if args.warm_old:
             figures["warm_server_old"] = warm_server(old_code, args.store, questions, "old")

@@ -323,59 +323,62 @@ class LlamaCppGenerator:
         self, messages: Sequence[Message], max_tokens: int, constraint: Constraint | None = None
     ) -> Iterator[str]:
         with self.lock:
-            if constraint and constraint.replies and self.draft_copies and self.temperature == 0:
-                prompt = self._prompt_tokens(messages)
-                if prompt is not None:
-                    try:
-                        yield from self._copy_by_draft(
-                            prompt, max_tokens, ReplyMask(constraint.replies, self._piece_index())
-                        )
-                    except (RuntimeError, ValueError) as e:
-                        raise ModelError(
-                            f"generation failed: {e}", fix="try a shorter question or another model"
-                        ) from e
-                    return
-            # llama.cpp streams no usage, so it is read off the context: when the first piece
-            # arrives the prompt has been evaluated and nothing else (n_tokens = prompt tokens,
-            # after the chat template); every sampled token is then evaluated before the next
-            # one is sampled, except the last (see Llama.generate).
-            prompt_tokens: int | None = None
-            finish: str | None = None
+            # a finite list of replies is enforced by a token mask: the same greedy text as the
+            # grammar, 0.36 s less per answer at the median (benchmarks/copy_mask.py, 30 Nov);
+            # greedy, it is also drafted (`_copy_by_draft`)
+            mask = ReplyMask(constraint.replies, self._piece_index()) if constraint and constraint.replies else None
+            drafted = mask is not None and self.draft_copies and self.temperature == 0
+            prompt = self._prompt_tokens(messages) if drafted else None
+            if mask is not None and prompt is not None:
+                pieces = self._copy_by_draft(prompt, max_tokens, mask)
+            else:
+                pieces = self._by_llama_cpp(messages, max_tokens, constraint, mask)
             try:
-                from llama_cpp import LlamaGrammar, LogitsProcessorList
-
-                # a finite list of replies is enforced by a token mask: the same greedy text as
-                # the grammar, 0.36 s less per answer at the median (benchmarks/copy_mask.py, 30 Nov)
-                mask = ReplyMask(constraint.replies, self._piece_index()) if constraint and constraint.replies else None
-                grammar = LlamaGrammar.from_string(constraint.gbnf, verbose=False) if constraint and not mask else None
-                chunks = self._llama.create_chat_completion(
-                    grammar=grammar,
-                    logits_processor=LogitsProcessorList([mask]) if mask else None,
-                    messages=list(messages),  # type: ignore[arg-type]
-                    max_tokens=max_tokens,
-                    temperature=self.temperature,
-                    top_k=1 if self.temperature == 0 else 40,
-                    seed=self.seed,
-                    repeat_penalty=self.repeat_penalty,
-                    stream=True,
-                )
-                for chunk in chunks:
-                    if prompt_tokens is None:
-                        prompt_tokens = self._llama.n_tokens
-                    choice: Any = chunk["choices"][0]  # type: ignore[index]
-                    finish = choice.get("finish_reason") or finish
-                    delta: Any = choice["delta"]
-                    content = delta.get("content") if isinstance(delta, dict) else None
-                    if content:
-                        yield str(content)
+                yield from pieces
             except (RuntimeError, ValueError) as e:
                 raise ModelError(f"generation failed: {e}", fix="try a shorter question or another model") from e
-            finally:
-                if prompt_tokens is not None:
-                    # an end-of-text token ("stop") is sampled and never evaluated, and it is
-                    # not part of the text; any other ending leaves one sampled token unevaluated
-                    unevaluated = 0 if finish == "stop" else 1
-                    report_usage(prompt_tokens, self._llama.n_tokens - prompt_tokens + unevaluated)
+
+    def _by_llama_cpp(
+        self, messages: Sequence[Message], max_tokens: int, constraint: Constraint | None, mask: ReplyMask | None
+    ) -> Iterator[str]:
+        """llama-cpp-python's own loop, held to `mask` (a logits processor) or else to the
+        constraint's grammar."""
+        from llama_cpp import LlamaGrammar, LogitsProcessorList
+
+        # llama.cpp streams no usage, so it is read off the context: when the first piece
+        # arrives the prompt has been evaluated and nothing else (n_tokens = prompt tokens,
+        # after the chat template); every sampled token is then evaluated before the next
+        # one is sampled, except the last (see Llama.generate).
+        prompt_tokens: int | None = None
+        finish: str | None = None
+        try:
+            grammar = LlamaGrammar.from_string(constraint.gbnf, verbose=False) if constraint and not mask else None
+            chunks = self._llama.create_chat_completion(
+                grammar=grammar,
+                logits_processor=LogitsProcessorList([mask]) if mask else None,
+                messages=list(messages),  # type: ignore[arg-type]
+                max_tokens=max_tokens,
+                temperature=self.temperature,
+                top_k=1 if self.temperature == 0 else 40,
+                seed=self.seed,
+                repeat_penalty=self.repeat_penalty,
+                stream=True,
+            )
+            for chunk in chunks:
+                if prompt_tokens is None:
+                    prompt_tokens = self._llama.n_tokens
+                choice: Any = chunk["choices"][0]  # type: ignore[index]
+                finish = choice.get("finish_reason") or finish
+                delta: Any = choice["delta"]
+                content = delta.get("content") if isinstance(delta, dict) else None
+                if content:
+                    yield str(content)
+        finally:
+            if prompt_tokens is not None:
+                # an end-of-text token ("stop") is sampled and never evaluated, and it is
+                # not part of the text; any other ending leaves one sampled token unevaluated
+                unevaluated = 0 if finish == "stop" else 1
+                report_usage(prompt_tokens, self._llama.n_tokens - prompt_tokens + unevaluated)
 
 
 class OpenAICompatibleGenerator:
