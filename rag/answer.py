@@ -42,7 +42,7 @@ from rag.lead import Lead, OnText, write_lead
 from rag.linear import LinearModel
 from rag.prompts import Template, load_template
 from rag.question import Question, analyse
-from rag.render import answer_text, citations, join, refusal_text, titles_lead
+from rag.render import answer_text, citations, join, refusal_text, titles_lead, within
 from rag.retrieval import PaperHit, Retrieval, Retriever
 from rag.settings import Settings
 from rag.support import SupportChecker, names_in, numbers_in
@@ -85,6 +85,7 @@ class Answerer:
         support: SupportChecker,
         answerability: LinearModel,
         answer_model: LinearModel,
+        topic_papers: Callable[[Question], list[PaperHit]] | None = None,
     ) -> None:
         self.settings = settings
         self.retriever = retriever
@@ -94,6 +95,9 @@ class Answerer:
         self.support = support
         self.answerability = answerability
         self.answer_model = answer_model  # which sentence holds the answer (rag/params/answer_sentence.json)
+        # the papers a "which papers ..." question asks for, judged as a summary's members are
+        # (rag.summary.Summarizer.papers_on); None: by retrieval score margins alone
+        self.topic_papers = topic_papers
 
     def analyse(self, question: str) -> Question:
         return analyse(question, self.settings.answer.max_question_chars)
@@ -214,7 +218,11 @@ class Answerer:
             answer.timings["total_ms"] = (time.perf_counter() - started) * 1000
             return answer
 
-        sourced = relevant(
+        # a question about several papers asks for the members of a topic: the membership model
+        # judges them better than score margins do (docs/decisions.md); margins when none passes
+        by_members = q.several and settings.several_sources == "members" and self.topic_papers is not None
+        members = self.topic_papers(q)[: settings.max_sources] if by_members and self.topic_papers else []
+        sourced = members or relevant(
             q,
             retrieval,
             self.papers([p.paper_id for p in retrieval.candidates]) if q.several and q.named else {},
@@ -268,6 +276,7 @@ class Answerer:
                 if not restates(model_lead.text, lead.text):
                     quotes = [lead, *quotes][:QUOTES]
                 lead = model_lead
+        quotes = within(lead, quotes, sources, q.paper, settings.max_words)
         pieces = answer_text(lead, quotes, sources, q.paper)
         if on_text:
             for i, piece in enumerate(pieces):

@@ -65,6 +65,29 @@ def answer_text(
     return pieces
 
 
+def within(
+    lead: AnswerSentence | None,
+    quotes: Sequence[AnswerSentence],
+    sources: Sequence[Source],
+    names_title: bool,
+    max_words: int,
+) -> list[AnswerSentence]:
+    """The quotes that fit under the lead in `max_words` words of text as shown (markers and
+    title included), the most relevant first: the first that would pass the limit ends the
+    answer. With no lead, the first quote is kept whatever its length. 0: no limit."""
+    if max_words <= 0:
+        return list(quotes)
+    words = len(lead_line(lead, sources, names_title).split()) if lead else 0
+    kept: list[AnswerSentence] = []
+    for quote in quotes:
+        extra = len(f"> {shown(quote)}".split())
+        if (lead or kept) and words + extra > max_words:
+            break
+        kept.append(quote)
+        words += extra
+    return kept
+
+
 def join(pieces: Sequence[str]) -> str:
     """The pieces as one text: the lead, a blank line, the quotes one per line."""
     if not pieces:

@@ -140,6 +140,7 @@ class RagService:
             self.support,
             self.answerability,
             self.answer_model,
+            self.summarizer.papers_on,
         )
 
     @cached_property

@@ -313,7 +313,26 @@ class AnswerSettings(_Group):
             "rag eval eval/sets/heldout.jsonl: multi citation recall 0.68 -> 0.90; dev unchanged up to 0.03"
         ),
     )
-    max_sources: int = Field(default=3, ge=1, le=20, description="Papers an answer to a one-paper question may cite.")
+    several_sources: Literal["members", "margins"] = Field(
+        default="members",
+        description="How a several-paper question's sources are chosen: as the members of its topic, by the "
+        "summaries' membership model (margins when none passes), or by the score margins alone.",
+        json_schema_extra=tuned(
+            "rag eval on the pool's 115 several-paper questions in one file, extractive (30 Nov): citation "
+            "precision 0.844 and recall 0.700 with members (at most RAG_MAX_SOURCES), 0.818 and 0.666 with margins"
+        ),
+    )
+    max_sources: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="Papers an answer may cite: for a several-paper question, the topic's most likely members.",
+        json_schema_extra=tuned(
+            "rag eval on the pool's 115 several-paper questions, extractive (30 Nov): citation precision, recall, "
+            "answer facts with the 3 likeliest members 0.844, 0.700, 0.753; 2: 0.867, 0.576, 0.674; 4: 0.821, 0.741, "
+            "0.764; by margins 0.818, 0.666, 0.708"
+        ),
+    )
     prompt_sources: int = Field(
         default=1, ge=1, le=10, description="Sources shown to the model (a larger model can take more)."
     )
@@ -326,6 +345,17 @@ class AnswerSettings(_Group):
             "rag eval on dev2, forms-wa, forms-wb with 1 against 3 (30 Nov): first sentence 0.76/0.27/0.36 "
             "against 0.75/0.21/0.37, answer facts 0.85/0.51/0.63 against 0.85/0.54/0.64; the answer 973 ms "
             "p50 against 1,517 ms, its prompt 191 tokens against 254 (benchmarks/prompt_sentences.py)"
+        ),
+    )
+    max_words: int = Field(
+        default=70,
+        ge=0,
+        le=10000,
+        description="Words an answer's text may run to, lead and quotes with their markers: quotes that would "
+        "pass it are left to the evidence. 0 shows every quote chosen.",
+        json_schema_extra=tuned(
+            "benchmarks/answer_words.py on the pool's extractive answers (30 Nov): at 70, answer facts shown 0.734 "
+            "at 57 / 68 words (p50 / p90); with no limit 0.805 at 81 / 108; at 75, 0.750 at 62 / 73"
         ),
     )
     quote_sentences: int = Field(

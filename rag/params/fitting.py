@@ -69,7 +69,7 @@ def _compute() -> list[Row]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from rag.answer import Answerer
     from rag.answerability import FEATURES, features
-    from rag.evidence import ANSWER_PAPERS, SENTENCE_FEATURES, sentence_features
+    from rag.evidence import SENTENCE_FEATURES, candidate_features
     from rag.linear import LinearModel
     from rag.service import RagService
     from rag.settings import Settings
@@ -97,13 +97,11 @@ def _compute() -> list[Row]:
             retrieval = answerer.retriever.retrieve_with_vector(question.text, vector, service.settings.retrieval.top_k)
             evidence = answerer.evidence(question, vector, answerer.part_vectors(question), retrieval)
             candidates = []
-            papers = evidence.papers[:ANSWER_PAPERS]
-            for rank, paper in enumerate(papers):
-                gap = papers[0].hit.fused - paper.hit.fused
-                for i, sentence in enumerate(paper.sentences):
-                    values = sentence_features(question, paper, i, rank, gap, answerer.stats)
-                    holds = paper.paper.title in q.gold_titles and any(fact_found(f, sentence) for f in q.answer_facts)
-                    candidates.append({"paper": rank, "i": i, "label": holds, "features": _rounded(values)})
+            for rank, i, values in candidate_features(question, evidence, answerer.stats):
+                paper = evidence.papers[rank]
+                sentence = paper.sentences[i]
+                holds = paper.paper.title in q.gold_titles and any(fact_found(f, sentence) for f in q.answer_facts)
+                candidates.append({"paper": rank, "i": i, "label": holds, "features": _rounded(values)})
             rows.append(
                 {
                     "set": name,

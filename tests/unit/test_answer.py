@@ -78,7 +78,7 @@ def test_marker_maps_to_the_title_of_its_source(
     assert citation.paper_id == answer.retrieved[0].paper_id
     assert citation.snippet in [s.text for s in answer.sentences]  # a sentence the answer used
     assert answer.sentences[0].citations == [1] and answer.sentences[0].supported
-    assert answer.answer.endswith("[1]")
+    assert "[2]" not in answer.answer and all("[1]" in line for line in answer.answer.splitlines() if line)
     assert answer.model == "fake" and answer.dropped_markers == 0 and answer.unsupported_sentences == 0
 
 
@@ -179,7 +179,7 @@ def test_a_several_paper_answer_takes_evidence_from_each_paper_alike(make_servic
     """The evidence behind an answer (`Answer.evidence`, shown on request): a question about
     several papers takes two sentences of each; one about one paper takes three of the best and
     one of each other. (The answer's text quotes at most two of them.)"""
-    service, _ = make_service("must not be used", several_margin=1.0)
+    service, _ = make_service("must not be used", several_sources="margins", several_margin=1.0)
     several = service.ask(MULTI_SOURCE_QUESTION, mode="extractive")
     per_paper = [len(s.sentences) for s in several.evidence]
     assert len(per_paper) >= 2 and set(per_paper) == {2}, per_paper
@@ -190,7 +190,8 @@ def test_a_several_paper_answer_takes_evidence_from_each_paper_alike(make_servic
 
 
 def test_the_answer_names_each_paper_it_quotes(make_service: MakeService) -> None:
-    service, _ = make_service("must not be used", several_margin=1.0)
+    # every quote shown, of every paper close to the best
+    service, _ = make_service("must not be used", several_sources="margins", several_margin=1.0, max_words=0)
     shown: list[str] = []
     answer = service.ask(MULTI_SOURCE_QUESTION, mode="extractive", on_text=shown.append)
     first_line, *quote_lines = answer.answer.split("\n")
@@ -200,6 +201,32 @@ def test_the_answer_names_each_paper_it_quotes(make_service: MakeService) -> Non
     quotes = [s for s in answer.sentences if s.kind == "quote"]
     assert quotes and [line for line in quote_lines if line] == [f"> {s.rendered()}" for s in quotes]
     assert same_text("".join(shown), answer.answer)
+
+
+def test_a_several_paper_question_cites_the_members_of_its_topic(make_service: MakeService) -> None:
+    service, _ = make_service("must not be used", max_sources=2)
+    answer = service.ask(MULTI_SOURCE_QUESTION, mode="extractive")
+    members = [p.paper_id for p in service.summarizer.papers_on(service.analyse(MULTI_SOURCE_QUESTION))]
+    assert members, "the fixture's topic has members"
+    assert [c.paper_id for c in answer.citations] == members[:2]  # the most likely, in order, at most 2
+    by_margins, _ = make_service("must not be used", several_sources="margins", several_margin=1.0)
+    assert len(by_margins.ask(MULTI_SOURCE_QUESTION, mode="extractive").citations) > len(answer.citations)
+
+
+def test_quotes_past_the_word_limit_are_left_to_the_evidence(make_service: MakeService) -> None:
+    def ask(limit: int) -> Answer:
+        service, _ = make_service("must not be used", several_sources="margins", several_margin=1.0, max_words=limit)
+        return service.ask(MULTI_SOURCE_QUESTION, mode="extractive")
+
+    whole, short = ask(0), ask(40)
+    quotes = [s for s in whole.sentences if s.kind == "quote"]
+    kept = [s for s in short.sentences if s.kind == "quote"]
+    assert len(whole.answer.split()) > 40 and len(kept) < len(quotes)  # the limit binds here
+    lead = short.answer.split("\n")[0]
+    assert len(short.answer.split()) <= max(40, len(lead.split()))
+    assert kept == quotes[: len(kept)]  # the most relevant first, in order
+    assert short.evidence == whole.evidence  # what was left out is still there on request
+    assert [c.n for c in short.citations] == [c.n for c in whole.citations]  # the lead cites every paper
 
 
 def test_streamed_text_matches_the_answer(make_service: MakeService, prompt_sources: Sources) -> None:

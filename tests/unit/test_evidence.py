@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from rag.evidence import pick_sentences, quote_counts, rank_sentences, relevant
+from rag.evidence import RANKED, SENTENCE_FEATURES, in_context, pick_sentences, quote_counts, rank_sentences, relevant
 from rag.question import analyse
 from rag.retrieval import PaperHit, Retrieval
 from rag.text import content_terms
@@ -146,3 +146,19 @@ def test_rank_sentences_orders_every_sentence_once() -> None:
     vectors = np.array([[0.1, 0.99], [0.9, 0.44], [0.95, 0.31]])
     ranked = rank_sentences(frozenset(), np.array([1.0, 0.0]), [set(), set(), set()], vectors)
     assert ranked == [2, 1, 0]  # no terms: by cosine alone
+
+
+def test_a_candidate_is_placed_among_the_others_of_its_question() -> None:
+    matches = {"cos": 0.0, "term_cover": 0.0, "asked_cos": 0.0, "part_cos": 0.0, "phrase_cos": 0.0}
+    cosines = {(0, 0): 0.2, (0, 1): 0.9, (0, 2): 0.5, (1, 0): 0.7}  # (paper, sentence): cosine
+    candidates = [(p, i, {**matches, "cos": c, "term_cover": float(i)}) for (p, i), c in cosines.items()]
+    in_context(candidates)
+    got = {(p, i): f for p, i, f in candidates}
+    # neighbours in the same abstract only; 0 at either end
+    assert got[(0, 1)]["prev_cos"] == 0.2 and got[(0, 1)]["next_cos"] == 0.5
+    assert got[(0, 0)]["prev_cos"] == 0.0 and got[(0, 2)]["next_cos"] == 0.0
+    assert got[(1, 0)]["prev_cos"] == 0.0 and got[(1, 0)]["next_cos"] == 0.0
+    # ranks over both papers: 0 is the best, ties share a rank
+    assert [got[k]["cos_rank"] for k in cosines] == [3.0, 0.0, 2.0, 1.0]
+    assert [got[k]["term_cover_rank"] for k in cosines] == [2.0, 1.0, 0.0, 2.0]
+    assert set(SENTENCE_FEATURES) >= {"prev_cos", "next_cos", *RANKED}

@@ -6,7 +6,7 @@ each; and a refusal that names the nearest papers."""
 from __future__ import annotations
 
 from rag.prompts import CANNOT_ANSWER
-from rag.render import answer_text, citations, join, lead_line, refusal_text, shown, titles_lead
+from rag.render import answer_text, citations, join, lead_line, refusal_text, shown, titles_lead, within
 from rag.retrieval import PaperHit
 from rag.types import AnswerSentence, Source
 
@@ -81,3 +81,23 @@ def test_a_refusal_names_at_most_three_nearest_papers() -> None:
 def test_a_lead_opened_by_its_title_is_still_flagged_when_unsupported() -> None:
     lead = AnswerSentence("It was invented in 1850.", [1], False, 0.0)
     assert lead_line(lead, SOURCES, names_title=True).endswith("(unsupported)")
+
+
+def test_quotes_that_would_pass_the_word_limit_are_left_out_in_order() -> None:
+    lead = quote("Tversky similarity is learnable.", 1)  # shown: 5 words with its marker
+    first = quote("It cuts perplexity by a lot on every benchmark.", 1)  # shown: 11 words
+    second = quote("Networks generalize long after overfitting.", 2)  # shown: 7 words
+    assert within(lead, [first, second], SOURCES, False, 0) == [first, second]  # 0: no limit
+    assert within(lead, [first, second], SOURCES, False, 23) == [first, second]
+    assert within(lead, [first, second], SOURCES, False, 22) == [first]
+    # the first quote that does not fit ends the answer, even if a later one would fit
+    assert within(lead, [first, second], SOURCES, False, 15) == []
+    # the title a which-paper lead opens with counts: shown, that lead is 8 words, not 5
+    assert within(lead, [first, second], SOURCES, True, 19) == [first]
+    assert within(lead, [first, second], SOURCES, True, 18) == []
+    # with no lead the first quote stays, whatever its length
+    assert within(None, [first, second], SOURCES, False, 3) == [first]
+    shown_words = len(
+        join(answer_text(lead, within(lead, [first, second], SOURCES, False, 22), SOURCES, False)).split()
+    )
+    assert shown_words <= 22

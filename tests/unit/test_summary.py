@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import Result
 
@@ -169,3 +170,14 @@ def test_a_group_label_is_the_same_whatever_the_string_hashing() -> None:
         for seed in range(6)
     }
     assert labels == {"GNNs"}
+
+
+def test_title_vectors_are_the_embedded_titles_whatever_was_asked_before(service: RagService) -> None:
+    papers = service.retriever.papers
+    ids = sorted(papers)[:4]
+    expected = service.embedder.embed([papers[pid].title for pid in ids])
+    first = service.summarizer.title_vectors(ids[:2])  # the rest are embedded on the next call
+    again = service.summarizer.title_vectors([ids[3], *ids[:3]])
+    assert np.allclose(first, expected[:2], atol=1e-5)
+    assert np.allclose(again, expected[[3, 0, 1, 2]], atol=1e-5)
+    assert service.summarizer.title_vectors([]).shape[0] == 0
