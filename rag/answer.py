@@ -220,8 +220,11 @@ class Answerer:
 
         # a question about several papers asks for the members of a topic: the membership model
         # judges them better than score margins do (docs/decisions.md); margins when none passes
-        by_members = q.several and settings.several_sources == "members" and self.topic_papers is not None
-        members = self.topic_papers(q)[: settings.max_sources] if by_members and self.topic_papers else []
+        members = (
+            self.topic_papers(q)[: settings.max_sources]
+            if q.several and settings.several_sources == "members" and self.topic_papers is not None
+            else []
+        )
         sourced = members or relevant(
             q,
             retrieval,

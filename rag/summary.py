@@ -270,13 +270,16 @@ class Summarizer:
         """The embedded titles of papers `ids`, remembered between requests: embedding the
         40-odd titles a topic proposes was most of the time of finding its members (0.65 of 0.78 s
         on the bundled corpus, this machine). At most `TITLE_CACHE` are kept."""
-        missing = list(dict.fromkeys(pid for pid in ids if pid not in self._title_vectors))
+        # read into a local map first: another request's thread may clear the cache meanwhile
+        found = {pid: v for pid in ids if (v := self._title_vectors.get(pid)) is not None}
+        missing = list(dict.fromkeys(pid for pid in ids if pid not in found))
         if missing:
+            vectors = self.embedder.embed([self.retriever.papers[pid].title for pid in missing])
+            found.update(zip(missing, vectors, strict=True))
             if len(self._title_vectors) + len(missing) > TITLE_CACHE:
                 self._title_vectors.clear()
-            vectors = self.embedder.embed([self.retriever.papers[pid].title for pid in missing])
             self._title_vectors.update(zip(missing, vectors, strict=True))
-        return np.array([self._title_vectors[pid] for pid in ids]) if ids else np.zeros((0, 1))
+        return np.array([found[pid] for pid in ids]) if ids else np.zeros((0, 1))
 
     # ---- choosing the papers ----------------------------------------------------------------
 
@@ -416,8 +419,7 @@ class Summarizer:
     def papers_on(self, request: Question) -> list[PaperHit]:
         """The papers a question about several of them asks for ("Which papers use X?"): the
         members of its topic, most likely first, as a summary of that topic would match them."""
-        shown = request.topic or topic_phrase(request.text)
-        query = request.topic_query or shown
+        shown, query = _topic(request)
         inside, _ = self.match(shown, query, self.embedder.embed_one(query))
         return [c.hit for c in inside]
 
@@ -439,8 +441,7 @@ class Summarizer:
             raise QuestionError("nothing to summarize", fix="give a topic, or papers with --paper")
         named = self.resolve(paper_ids) if paper_ids else self.named_in(text or "")
         request = analyse(text or "; ".join(p.title for p in named), self.settings.answer.max_question_chars)
-        shown = request.topic or topic_phrase(request.text)
-        query = request.topic_query or shown
+        shown, query = _topic(request)
         if named:
             shown = "; ".join(p.title for p in named)
         vector = self.embedder.embed_one(query if not named else shown)
@@ -565,6 +566,12 @@ class Summarizer:
             text = f'{matched} {noun} in the collection {verb} "{topic}"'
             text += f"; the {len(everyone)} closest are summarized here." if matched > len(everyone) else "."
         return AnswerSentence(text, everyone, True, 1.0, kind="overview", check="the count of the matched papers")
+
+
+def _topic(request: Question) -> tuple[str, str]:
+    """A request's topic as shown to the reader, and as searched for (elaboration included)."""
+    shown = request.topic or topic_phrase(request.text)
+    return shown, request.topic_query or shown
 
 
 def _left_out(c: Candidate, reason: str) -> dict[str, Any]:
