@@ -5,7 +5,7 @@
 
 Q ?= Which paper proposes a differentiable Tversky similarity?
 PY = .venv/bin/python
-CODE = rag tests benchmarks scripts eval
+CODE = rag tests benchmarks scripts eval docs README.md
 
 setup:
 	bash scripts/setup.sh

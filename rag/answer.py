@@ -30,12 +30,14 @@ from rag.evidence import (
     Evidence,
     PaperEvidence,
     Pick,
+    SeveralSources,
     answer_candidates,
     compose,
     pick_sentences,
     quote_counts,
     rank_sentences,
     relevant,
+    topic_sims,
 )
 from rag.generation import Generator
 from rag.lead import Lead, OnText, write_lead
@@ -85,7 +87,8 @@ class Answerer:
         support: SupportChecker,
         answerability: LinearModel,
         answer_model: LinearModel,
-        topic_papers: Callable[[Question], list[PaperHit]] | None = None,
+        topic_papers: Callable[[Question], list[tuple[PaperHit, float]]] | None = None,
+        several: SeveralSources | None = None,
     ) -> None:
         self.settings = settings
         self.retriever = retriever
@@ -96,8 +99,10 @@ class Answerer:
         self.answerability = answerability
         self.answer_model = answer_model  # which sentence holds the answer (rag/params/answer_sentence.json)
         # the papers a "which papers ..." question asks for, judged as a summary's members are
-        # (rag.summary.Summarizer.papers_on); None: by retrieval score margins alone
+        # (rag.summary.Summarizer.papers_on), and which of them it cites (`several`);
+        # None: by retrieval score margins alone
         self.topic_papers = topic_papers
+        self.several = several
 
     def analyse(self, question: str) -> Question:
         return analyse(question, self.settings.answer.max_question_chars)
@@ -138,6 +143,7 @@ class Answerer:
         papers = []
         for hit in hits:
             sentences, vectors = self.sentences_of(hit.paper_id)
+            residual, centrality = topic_sims(vector, vectors)
             papers.append(
                 PaperEvidence(
                     hit,
@@ -148,6 +154,8 @@ class Answerer:
                     [vectors @ part_vector for _, part_vector in parts],
                     vectors @ asked if asked is not None else None,
                     [vectors @ phrase for phrase in phrases],
+                    residual,
+                    centrality,
                 )
             )
         return Evidence(retrieval, papers)
@@ -221,8 +229,11 @@ class Answerer:
         # a question about several papers asks for the members of a topic: the membership model
         # judges them better than score margins do (docs/decisions.md); margins when none passes
         members = (
-            self.topic_papers(q)[: settings.max_sources]
-            if q.several and settings.several_sources == "members" and self.topic_papers is not None
+            self.several.choose(self.topic_papers(q))
+            if q.several
+            and settings.several_sources == "members"
+            and self.topic_papers is not None
+            and self.several is not None
             else []
         )
         sourced = members or relevant(

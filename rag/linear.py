@@ -63,3 +63,17 @@ def load(path: Path) -> LinearModel:
             f"cannot read the fitted parameters in {path}: {e}",
             fix="reinstall the package, or refit them with the script beside the file (rag/params/)",
         ) from e
+
+
+def read_params(path: Path) -> dict[str, Any]:
+    """A fitted parameter file that is not a linear model (rag/params/several_sources.json)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ConfigError(
+            f"cannot read the fitted parameters in {path}: {e}",
+            fix="reinstall the package, or refit them with the script beside the file (rag/params/)",
+        ) from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"the fitted parameters in {path} are not an object", fix="refit them (rag/params/)")
+    return data

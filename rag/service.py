@@ -22,10 +22,11 @@ from rag.answer import Answerer, OnText
 from rag.answerability import load_model
 from rag.corpus import Paper, ParseReport, load_corpus
 from rag.embedding import Embedder, RemoteEmbedder, engine
-from rag.errors import CorpusError, NotFoundError, StoreDamagedError, StoreError
+from rag.errors import ConfigError, CorpusError, NotFoundError, StoreDamagedError, StoreError
+from rag.evidence import SeveralSources
 from rag.generation import Generator, load_generator, metered, prefetch
 from rag.ingest import IngestReport, fingerprint, ingest
-from rag.linear import LinearModel, load
+from rag.linear import LinearModel, load, read_params
 from rag.question import Question
 from rag.retrieval import Retriever
 from rag.settings import PACKAGE_DIR, Settings
@@ -141,6 +142,24 @@ class RagService:
             self.answerability,
             self.answer_model,
             self.summarizer.papers_on,
+            self.several_sources,
+        )
+
+    @cached_property
+    def several_sources(self) -> SeveralSources:
+        """Which of its topic's members a several-paper answer cites: as fitted
+        (rag/params/several_sources.json) unless the settings say otherwise."""
+        path = PARAMS_DIR / "several_sources.json"
+        try:
+            fitted = SeveralSources.from_dict(read_params(path))
+        except (KeyError, ValueError, TypeError) as e:
+            raise ConfigError(
+                f"the fitted parameters in {path} lack {e}", fix="refit them with python -m rag.params.fit_several"
+            ) from e
+        a = self.settings.answer
+        return SeveralSources(
+            fitted.membership if a.several_membership is None else a.several_membership,
+            fitted.max_sources if a.several_max_sources is None else a.several_max_sources,
         )
 
     @cached_property

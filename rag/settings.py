@@ -319,19 +319,29 @@ class AnswerSettings(_Group):
         "summaries' membership model (margins when none passes), or by the score margins alone.",
         json_schema_extra=tuned(
             "rag eval on the pool's 115 several-paper questions in one file, extractive (30 Nov): citation "
-            "precision 0.844 and recall 0.700 with members (at most RAG_MAX_SOURCES), 0.818 and 0.666 with margins"
+            "precision 0.844 and recall 0.700 with members (the 3 likeliest above the summaries' bar), 0.818 and 0.666 "
+            "with margins; which members since: rag/params/several_sources.json"
         ),
     )
     max_sources: int = Field(
         default=3,
         ge=1,
         le=20,
-        description="Papers an answer may cite: for a several-paper question, the topic's most likely members.",
-        json_schema_extra=tuned(
-            "rag eval on the pool's 115 several-paper questions, extractive (30 Nov): citation precision, recall, "
-            "answer facts with the 3 likeliest members 0.844, 0.700, 0.753; 2: 0.867, 0.576, 0.674; 4: 0.821, 0.741, "
-            "0.764; by margins 0.818, 0.666, 0.708"
-        ),
+        description="Papers an answer chosen by score margins may cite.",
+    )
+    several_max_sources: int | None = Field(
+        default=None,
+        ge=1,
+        le=20,
+        description="Papers a several-paper answer may cite, the topic's most likely members first; "
+        "unset: as fitted (rag/params/several_sources.json).",
+    )
+    several_membership: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="The membership probability a paper needs to be cited by a several-paper answer; "
+        "unset: as fitted (rag/params/several_sources.json).",
     )
     prompt_sources: int = Field(
         default=1, ge=1, le=10, description="Sources shown to the model (a larger model can take more)."

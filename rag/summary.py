@@ -416,12 +416,13 @@ class Summarizer:
         inside = [c for c in scored if c.probability >= self.membership.threshold]
         return inside, [c for c in scored if c.probability < self.membership.threshold]
 
-    def papers_on(self, request: Question) -> list[PaperHit]:
-        """The papers a question about several of them asks for ("Which papers use X?"): the
-        members of its topic, most likely first, as a summary of that topic would match them."""
+    def papers_on(self, request: Question) -> list[tuple[PaperHit, float]]:
+        """The candidates for a question about several papers ("Which papers use X?"), each with
+        its probability of belonging to the question's topic, most likely first, as a summary of
+        that topic would score them. Which of them an answer cites: rag/params/several_sources.json."""
         shown, query = _topic(request)
-        inside, _ = self.match(shown, query, self.embedder.embed_one(query))
-        return [c.hit for c in inside]
+        inside, near = self.match(shown, query, self.embedder.embed_one(query))
+        return [(c.hit, c.probability) for c in inside + near]
 
     # ---- the summary ------------------------------------------------------------------------
 

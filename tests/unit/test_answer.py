@@ -15,6 +15,7 @@ writes fails the support check.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -33,11 +34,12 @@ from answer_helpers import (
 from rag.answer import restates
 from rag.embedding import Embedder
 from rag.errors import QuestionError
+from rag.evidence import SeveralSources
 from rag.generation import FakeGenerator
 from rag.ingest import ingest
 from rag.prompts import CANNOT_ANSWER
 from rag.service import RagService
-from rag.settings import Settings
+from rag.settings import PACKAGE_DIR, Settings
 from rag.store import Store
 from rag.types import Answer
 
@@ -204,13 +206,28 @@ def test_the_answer_names_each_paper_it_quotes(make_service: MakeService) -> Non
 
 
 def test_a_several_paper_question_cites_the_members_of_its_topic(make_service: MakeService) -> None:
-    service, _ = make_service("must not be used", max_sources=2)
+    service, _ = make_service("must not be used", several_max_sources=2, several_membership=0.05)
     answer = service.ask(MULTI_SOURCE_QUESTION, mode="extractive")
-    members = [p.paper_id for p in service.summarizer.papers_on(service.analyse(MULTI_SOURCE_QUESTION))]
-    assert members, "the fixture's topic has members"
+    candidates = service.summarizer.papers_on(service.analyse(MULTI_SOURCE_QUESTION))
+    members = [hit.paper_id for hit, p in candidates if p >= 0.05]
+    assert len(members) >= 2, "the fixture's topic has members"
     assert [c.paper_id for c in answer.citations] == members[:2]  # the most likely, in order, at most 2
     by_margins, _ = make_service("must not be used", several_sources="margins", several_margin=1.0)
-    assert len(by_margins.ask(MULTI_SOURCE_QUESTION, mode="extractive").citations) > len(answer.citations)
+    margins_answer = by_margins.ask(MULTI_SOURCE_QUESTION, mode="extractive")
+    assert len(margins_answer.citations) > len(answer.citations)
+    # when no candidate reaches the bar, the margins choose
+    none_pass, _ = make_service("must not be used", several_membership=1.0, several_margin=1.0)
+    assert max(p for _, p in candidates) < 1.0
+    cited = [c.paper_id for c in none_pass.ask(MULTI_SOURCE_QUESTION, mode="extractive").citations]
+    assert cited == [c.paper_id for c in margins_answer.citations]
+
+
+def test_a_several_paper_answer_cites_as_fitted_unless_the_settings_say_otherwise(make_service: MakeService) -> None:
+    fitted = json.loads((PACKAGE_DIR / "params" / "several_sources.json").read_text(encoding="utf-8"))
+    service, _ = make_service("must not be used")
+    assert service.several_sources == SeveralSources(fitted["threshold"], fitted["max_sources"])
+    service, _ = make_service("must not be used", several_max_sources=1)
+    assert service.several_sources == SeveralSources(fitted["threshold"], 1)
 
 
 def test_quotes_past_the_word_limit_are_left_to_the_evidence(make_service: MakeService) -> None:

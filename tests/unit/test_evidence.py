@@ -9,10 +9,24 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from rag.evidence import RANKED, SENTENCE_FEATURES, in_context, pick_sentences, quote_counts, rank_sentences, relevant
+from rag.corpus import Paper
+from rag.evidence import (
+    RANKED,
+    SENTENCE_FEATURES,
+    Evidence,
+    PaperEvidence,
+    SeveralSources,
+    candidate_features,
+    in_context,
+    pick_sentences,
+    quote_counts,
+    rank_sentences,
+    relevant,
+    topic_sims,
+)
 from rag.question import analyse
 from rag.retrieval import PaperHit, Retrieval
-from rag.text import content_terms
+from rag.text import TermStatistics, content_terms
 
 
 def hit(name: str, fused: float, sentence: float = 0.0, score: float | None = None) -> PaperHit:
@@ -162,3 +176,67 @@ def test_a_candidate_is_placed_among_the_others_of_its_question() -> None:
     assert [got[k]["cos_rank"] for k in cosines] == [3.0, 0.0, 2.0, 1.0]
     assert [got[k]["term_cover_rank"] for k in cosines] == [2.0, 1.0, 0.0, 2.0]
     assert set(SENTENCE_FEATURES) >= {"prev_cos", "next_cos", *RANKED}
+
+
+def test_what_the_question_asks_beyond_the_papers_topic_is_matched_apart_from_the_topic() -> None:
+    # two sentences on the paper's topic (axis 0) and one on what is asked (axis 1); the question
+    # names the topic strongly and asks the rest
+    vectors = np.array([[1.0, 0.0, 0.0], [0.98, 0.0, 0.2], [0.6, 0.8, 0.0]])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    question = np.array([0.9, 0.44, 0.0])
+    question /= np.linalg.norm(question)
+    rest, centrality = topic_sims(question, vectors)
+    assert int(np.argmax(vectors @ question)) != 2  # by cosine a topic sentence wins
+    assert int(np.argmax(rest)) == 2  # by what is left of the question, the answer does
+    assert int(np.argmin(centrality)) == 2
+
+
+def _features(question: str, sentences: list[str]) -> list[dict[str, float]]:
+    q = analyse(question)
+    vectors = np.eye(len(sentences))
+    evidence = Evidence(
+        Retrieval(question, [hit("p", 1.0)], [hit("p", 1.0)], 1.0),
+        [PaperEvidence(hit("p", 1.0), Paper("p", "A paper", " ".join(sentences)), sentences, vectors, vectors[0])],
+    )
+    stats = TermStatistics(sentences)
+    return [f for _, _, f in candidate_features(q, evidence, stats)]
+
+
+def test_a_term_few_of_the_papers_sentences_hold_weighs_more_than_its_topic() -> None:
+    sentences = [
+        "GraphMuse is a library for graph-based music processing.",
+        "It builds music graphs from scores.",
+        "Experiments on two music prediction tasks show gains.",
+    ]
+    features = _features("Which music prediction tasks was the music graph library tested on?", sentences)
+    cover = [f["local_cover"] for f in features]
+    assert cover[2] > 0.5 > cover[0] and cover[2] == max(cover)
+    assert features[2]["term_cover"] - features[0]["term_cover"] < cover[2] - cover[0]
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "feature"),
+    [
+        ("How many layers does the network have?", "The best network has eleven hidden layers.", "quantity_word"),
+        ("How many pairs does the benchmark hold?", "It holds more than 600k pairs.", "quantity_word"),
+        ("Do most networks use a fraction of their space?", "Our analysis shows that most do.", "yes_no_finding"),
+        ("Can a network memorise and generalise?", "We show that it is possible to do both.", "yes_no_finding"),
+        ("How are the layers implemented?", "They are built using three basic operations.", "means"),
+    ],
+)
+def test_a_sentence_that_gives_what_the_kind_of_question_asks_for_is_marked(
+    question: str, sentence: str, feature: str
+) -> None:
+    plain = "The method is described in this paper."
+    given, other = _features(question, [sentence, plain])
+    assert given[feature] == 1.0 and other[feature] == 0.0
+    # and only for that kind of question
+    assert _features("What is the method called?", [sentence, plain])[0][feature] == 0.0
+
+
+def test_a_several_paper_answer_cites_the_likeliest_members_above_the_bar() -> None:
+    candidates = [(hit("a", 0.5), 0.9), (hit("b", 0.9), 0.6), (hit("c", 0.7), 0.5), (hit("d", 1.0), 0.2)]
+    assert [h.paper_id for h in SeveralSources(0.45, 5).choose(candidates)] == ["a", "b", "c"]
+    assert [h.paper_id for h in SeveralSources(0.45, 2).choose(candidates)] == ["a", "b"]
+    assert SeveralSources(0.95, 5).choose(candidates) == []
+    assert SeveralSources.from_dict({"threshold": 0.45, "max_sources": 4, "provenance": {}}) == SeveralSources(0.45, 4)

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 PROJECT = Path(__file__).resolve().parents[2]
-CODE = ["rag", "tests", "benchmarks", "scripts", "eval"]
+# the docs too: ruff formats the Python blocks of Markdown files, which users copy
+CODE = ["rag", "tests", "benchmarks", "scripts", "eval", "docs", "README.md"]
 
 
 @pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=["check", "format"])
