@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import sys
 from typing import Any
@@ -23,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from rag.evaluation import load_questions
-from rag.params.fitting import SETS, commit, fit, margins, write
+from rag.params.fitting import SETS, cached, commit, fit, margins, write
 from rag.settings import PACKAGE_DIR, PROJECT_DIR
 
 PARAMS = PACKAGE_DIR / "params" / "membership.json"
@@ -143,12 +142,7 @@ def main() -> int:
     parser.add_argument("--report", action="store_true", help="print the figures; write nothing")
     parser.add_argument("--refresh", action="store_true", help="recompute the candidates' features")
     args = parser.parse_args()
-    if args.refresh or not CACHE.is_file():
-        rows = compute()
-        CACHE.parent.mkdir(parents=True, exist_ok=True)
-        CACHE.write_text(json.dumps(rows), encoding="utf-8")
-    else:
-        rows = json.loads(CACHE.read_text(encoding="utf-8"))
+    rows = cached(CACHE, compute, args.refresh)
     sizes = gold_sizes()
 
     # grouped cross-validation: each fold of topics decided by a fit and a threshold from the rest

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -27,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from rag.evaluation import load_questions
-from rag.params.fitting import FIT_SETS, SETS, commit, write
+from rag.params.fitting import FIT_SETS, SETS, cached, commit, write
 from rag.settings import PACKAGE_DIR, PROJECT_DIR
 
 PARAMS = PACKAGE_DIR / "params" / "several_sources.json"
@@ -113,14 +112,11 @@ def choose(rows: Sequence[Row]) -> tuple[float, int]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--report", action="store_true", help="print the figures; write nothing")
-    parser.add_argument("--refresh", action="store_true", help="recompute the candidates")
+    parser.add_argument(
+        "--refresh", action="store_true", help="recompute the candidates (after refitting membership.json)"
+    )
     args = parser.parse_args()
-    if args.refresh or not CACHE.is_file():
-        rows = compute()
-        CACHE.parent.mkdir(parents=True, exist_ok=True)
-        CACHE.write_text(json.dumps(rows), encoding="utf-8")
-    else:
-        rows = json.loads(CACHE.read_text(encoding="utf-8"))
+    rows = cached(CACHE, compute, args.refresh)
 
     from rag.linear import load
     from rag.settings import Settings

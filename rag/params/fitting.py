@@ -65,6 +65,17 @@ def pool(refresh: bool = False) -> list[Row]:
     return rows
 
 
+def cached(path: Path, compute: Callable[[], list[Row]], refresh: bool) -> list[Row]:
+    """Rows computed once and kept in `path`, since computing them runs the pipeline over a pool."""
+    if not refresh and path.is_file():
+        rows: list[Row] = json.loads(path.read_text(encoding="utf-8"))
+        return rows
+    rows = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(rows), encoding="utf-8")
+    return rows
+
+
 def _compute() -> list[Row]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from rag.answer import Answerer
