@@ -4,11 +4,13 @@ for a summary, its topic."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from summary_phrasings import PHRASINGS
 
 from rag.errors import QuestionError
-from rag.question import Question, analyse, topic_phrase, validate
+from rag.question import SEVERAL_FEATURES, SEVERAL_PARAMS, Question, analyse, several_features, topic_phrase, validate
 
 
 def test_analyse_reads_every_field_once() -> None:
@@ -57,16 +59,24 @@ def test_the_subject_of_a_what_is_question(question: str, subject: tuple[str, ..
     [
         ("Which papers use triplet losses?", True),
         ("Is there work on learnable activation functions?", True),
-        ("What does this collection say about grokking?", True),
         ("Compare the two neural collapse papers.", True),
         ("Which paper introduces DCGANs?", False),
         ("Which paper studies how GNNs scale?", False),  # "studies" the verb
         ("Which studies report grokking?", True),
         ("How many layers does the looped transformer have?", False),
+        # one paper's comparison, or its account of other methods, asks about that paper
+        ("How does the proposed pooling layer compare with max pooling on CIFAR-10?", False),
+        ("Why do earlier pruning methods that work layer by layer lose accuracy?", False),
+        ("Compare the approaches to merging trained models into one.", True),
     ],
 )
 def test_several_paper_questions(question: str, several: bool) -> None:
     assert analyse(question).several is several
+
+
+def test_a_question_about_the_collection_is_a_request_for_a_summary() -> None:
+    # routed to the summaries by every interface, whatever `several` says
+    assert analyse("What does this collection say about grokking?").is_summary_request
 
 
 @pytest.mark.parametrize(
@@ -111,3 +121,25 @@ def test_questions_are_validated() -> None:
             analyse(empty)
     with pytest.raises(QuestionError, match="limit"):
         analyse("why " * 20, max_chars=50)
+
+
+def test_the_several_paper_decision_reads_its_cues_as_fitted() -> None:
+    data = json.loads(SEVERAL_PARAMS.read_text(encoding="utf-8"))
+    assert tuple(data["features"]) == SEVERAL_FEATURES
+    assert data["provenance"]["command"] == "python -m rag.params.fit_kind"
+    cues = several_features("Which papers compare the approaches in this collection?")
+    assert set(cues) == set(SEVERAL_FEATURES)
+    assert cues["paper_nouns"] == cues["which_plural"] == cues["collection"] == 1.0
+    assert cues["singular"] == cues["named"] == 0.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "faster rcnn w/ vgg-16, how many fps does it run at on a gpu",
+        "the supermask paper - what pruning rate do they reach",
+    ],
+)
+def test_a_question_typed_without_its_mark_is_not_a_bare_topic(text: str) -> None:
+    assert not analyse(text).is_summary_request
+    assert analyse("pruning of recurrent networks").is_summary_request  # a bare topic still is
