@@ -68,6 +68,14 @@ TABLE: dict[str, dict[str, Any]] = {
     **{f"pool-p{x}": POOL for x in "abcdef"},
     "final-pg": POOL,
     "final-ph": POOL,
+    # the pool's brief at 60 questions, over the whole corpus
+    "final-pj": {
+        **POOL,
+        "counts": {
+            "kind": {"factoid": 14, "which_paper": 8, "multi": 8, "unanswerable": 30},
+            "sort": {"absent_topic": 10, "missing_detail": 10, "false_premise": 10},
+        },
+    },
     "topics-ta": TOPICS,
     "topics-tb": TOPICS,
     "forms-wa": FORMS,
