@@ -6,7 +6,6 @@ that write them.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -16,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from rag.errors import ConfigError
+from rag.params import read
 
 
 @dataclass(frozen=True)
@@ -57,23 +57,9 @@ class LinearModel:
 @lru_cache(maxsize=8)
 def load(path: Path) -> LinearModel:
     try:
-        return LinearModel.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError) as e:
+        return LinearModel.from_dict(read(path))
+    except (ValueError, KeyError) as e:
         raise ConfigError(
             f"cannot read the fitted parameters in {path}: {e}",
             fix="reinstall the package, or refit them with the script beside the file (rag/params/)",
         ) from e
-
-
-def read_params(path: Path) -> dict[str, Any]:
-    """A fitted parameter file that is not a linear model (rag/params/several_sources.json)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise ConfigError(
-            f"cannot read the fitted parameters in {path}: {e}",
-            fix="reinstall the package, or refit them with the script beside the file (rag/params/)",
-        ) from e
-    if not isinstance(data, dict):
-        raise ConfigError(f"the fitted parameters in {path} are not an object", fix="refit them (rag/params/)")
-    return data

@@ -10,13 +10,13 @@ the API and the chat route all route a request by this value, so they treat it a
 from __future__ import annotations
 
 import functools
-import json
 import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import ConfigError, QuestionError
+from rag.params import read
 from rag.text import STOP, content_terms, named_terms
 
 _AUX = r"(?:is|are|was|were|does|do|did|can|could|will|would|has|have|had)"
@@ -88,8 +88,8 @@ def asks_several(text: str) -> bool:
 def _several_model() -> tuple[list[str], list[float], list[float], list[float], float, float]:
     """The fitted weights, read as plain floats: the thin client (rag.client) analyses questions
     too and must not import numpy (what rag.linear.LinearModel scores with)."""
+    data = read(SEVERAL_PARAMS)
     try:
-        data = json.loads(SEVERAL_PARAMS.read_text(encoding="utf-8"))
         return (
             list(data["features"]),
             [float(v) for v in data["mean"]],
@@ -98,10 +98,10 @@ def _several_model() -> tuple[list[str], list[float], list[float], list[float], 
             float(data["intercept"]),
             float(data.get("threshold", 0.5)),
         )
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (KeyError, ValueError, TypeError) as e:
         raise ConfigError(
-            f"cannot read the fitted parameters in {SEVERAL_PARAMS}: {e}",
-            fix="reinstall the package, or refit them with python -m rag.params.fit_kind",
+            f"the fitted parameters in {SEVERAL_PARAMS} lack {e}",
+            fix="refit them with python -m rag.params.fit_kind",
         ) from e
 
 

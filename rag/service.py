@@ -26,7 +26,8 @@ from rag.errors import ConfigError, CorpusError, NotFoundError, StoreDamagedErro
 from rag.evidence import SeveralSources
 from rag.generation import Generator, load_generator, metered, prefetch
 from rag.ingest import IngestReport, fingerprint, ingest
-from rag.linear import LinearModel, load, read_params
+from rag.linear import LinearModel, load
+from rag.params import read
 from rag.question import Question
 from rag.retrieval import Retriever
 from rag.settings import PACKAGE_DIR, Settings
@@ -151,7 +152,7 @@ class RagService:
         (rag/params/several_sources.json) unless the settings say otherwise."""
         path = PARAMS_DIR / "several_sources.json"
         try:
-            fitted = SeveralSources.from_dict(read_params(path))
+            fitted = SeveralSources.from_dict(read(path))
         except (KeyError, ValueError, TypeError) as e:
             raise ConfigError(
                 f"the fitted parameters in {path} lack {e}", fix="refit them with python -m rag.params.fit_several"
