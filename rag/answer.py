@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.alignment import Alignment, align
 from rag.answerability import TOP_PAPERS, decide
 from rag.corpus import Paper
 from rag.embedding import Embedder
@@ -158,7 +159,14 @@ class Answerer:
                     centrality,
                 )
             )
-        return Evidence(retrieval, papers)
+        return Evidence(retrieval, papers, self.alignment(question, papers[0].sentences if papers else []))
+
+    def alignment(self, question: Question, sentences: Sequence[str]) -> Alignment | None:
+        """The question's words matched to the best paper's, one row a question word."""
+        if not sentences:
+            return None
+        words = self.embedder.word_vectors([question.text, *sentences])
+        return align(words[0], words[1:], self.stats) if words else None
 
     def sources(
         self,

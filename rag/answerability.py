@@ -17,7 +17,9 @@ grows with the collection):
   neither the collection nor the embedder's general vocabulary knows ("qlora");
 - what is asked: a number for "how many", a person for "who", a reason for "why", the subject
   of a "what is X Y" question, in the top papers;
-- the answer-bearing sentence model's best score in the best paper (rag.evidence).
+- the answer-bearing sentence model's best score in the best paper (rag.evidence);
+- the question's words matched one by one to the best paper's, in context (rag.alignment): how
+  much of the question they cover, the worst-covered word, the best-covering sentence.
 
 Fewer features did as well as more: a 27-feature model reached the same leave-one-set-out
 figures (docs/decisions.md). Every feature is returned with the decision (`Coverage.signals`),
@@ -34,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.alignment import ALIGNMENT_FEATURES
 from rag.evidence import Evidence
 from rag.linear import LinearModel, load
 from rag.question import Question
@@ -138,6 +141,8 @@ def features(
         "person_missing": float(question.person and not any(_NAMES_PERSON.search(t) for t in about)),
         "reason_missing": float(asks_reason and not any(_GIVES_REASON.search(s) for s in top_sentences)),
         "answer_score_best": _sigmoid(max((a[0] for a in answers if a[1] == 0), default=-10.0)),
+        # left out when there is no alignment: the model then reads the pool's mean (rag.linear)
+        **(evidence.alignment.features() if evidence.alignment is not None else {}),
     }
 
 
@@ -161,6 +166,7 @@ FEATURES = (
     "person_missing",
     "reason_missing",
     "answer_score_best",
+    *ALIGNMENT_FEATURES,
 )
 # the features that, when set, name why a question was refused
 _REASONS = {
@@ -189,7 +195,9 @@ def decide(
     values = features(question, evidence, stats, answers)
     if not evidence.papers:
         return Coverage(False, 0.0, values, ("any paper",))
-    probability = model.probability(values)
+    # a feature left out (the alignment, where the embedder gives no word vectors) reads as its
+    # mean on the pool: it moves the decision neither way
+    probability = model.probability({**dict(zip(model.features, model.mean, strict=True)), **values})
     covered = probability >= model.threshold
     missing: tuple[str, ...] = ()
     if not covered:

@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 
 Array = np.ndarray[Any, np.dtype[np.float32]]
+# a text's words and a unit vector each, one row per word (BertEncoder.word_vectors)
+WordVectors = tuple[list[str], Array]
 
 # sentence-transformers' module types of a mean-pooled, normalised encoder (modules.json)
 _MODULES = (
@@ -151,7 +153,33 @@ class BertEncoder:
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
 
+    def word_vectors(self, texts: Sequence[str]) -> list[WordVectors]:
+        """Each text's words (as the tokenizer splits them: "GPUs", "1", ".", "1B") with a
+        unit-length vector each: the mean of the word's pieces in the last layer, in context."""
+        encodings = self.tokenizer.encode_batch(list(texts))
+        if not encodings:
+            return []
+        length = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(texts), length), dtype=np.int64)
+        mask = np.zeros((len(texts), length), dtype=np.float32)
+        for row, enc in enumerate(encodings):
+            ids[row, : len(enc.ids)] = enc.ids
+            mask[row, : len(enc.ids)] = 1.0
+        step = max(1, _ATTENTION_PIECES // length)
+        states = np.concatenate([self._states(ids[i : i + step], mask[i : i + step]) for i in range(0, len(texts), step)])
+        return [
+            by_word(text, enc.word_ids, enc.offsets, states[row, : len(enc.ids)])
+            for row, (text, enc) in enumerate(zip(texts, encodings, strict=True))
+        ]
+
     def _forward(self, ids: np.ndarray[Any, Any], mask: Array) -> Array:
+        x = self._states(ids, mask)
+        # mean over the real tokens (sentence-transformers' Pooling, mean mode)
+        summed = (x * mask[:, :, None]).sum(axis=1)
+        return (summed / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)).astype(np.float32)
+
+    def _states(self, ids: np.ndarray[Any, Any], mask: Array) -> Array:
+        """The last layer's vector of every piece: (batch, length, hidden)."""
         w = self.w
         batch, length = ids.shape
         x = (
@@ -192,6 +220,22 @@ class BertEncoder:
             inner = _gelu(x @ w[p + "intermediate.dense.weight"] + w[p + "intermediate.dense.bias"])
             out = inner @ w[p + "output.dense.weight"] + w[p + "output.dense.bias"]
             x = _layer_norm(out + x, w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], self.eps)
-        # mean over the real tokens (sentence-transformers' Pooling, mean mode)
-        summed = (x.reshape(batch, length, self.hidden) * mask[:, :, None]).sum(axis=1)
-        return (summed / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)).astype(np.float32)
+        return x.reshape(batch, length, self.hidden)
+
+
+def by_word(
+    text: str, word_ids: Sequence[int | None], offsets: Sequence[tuple[int, int]], states: Array
+) -> WordVectors:
+    """Pieces grouped into words: each word's text and the unit mean of its pieces' vectors.
+    [CLS] and [SEP] belong to no word and are left out."""
+    pieces: dict[int, list[int]] = {}
+    for k, w in enumerate(word_ids):
+        if w is not None:
+            pieces.setdefault(w, []).append(k)
+    words, vectors = [], []
+    for ks in pieces.values():
+        words.append(text[offsets[ks[0]][0] : offsets[ks[-1]][1]])
+        v = states[ks].mean(axis=0)
+        vectors.append(v / max(float(np.linalg.norm(v)), 1e-12))
+    matrix = np.array(vectors, dtype=np.float32) if vectors else np.zeros((0, states.shape[-1]), dtype=np.float32)
+    return words, matrix

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rag import bert
-from rag.bert import BertEncoder
+from rag.bert import BertEncoder, WordVectors, by_word
 from rag.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -210,6 +210,22 @@ class Embedder:
 
         return torch.autocast("cpu", dtype=torch.bfloat16)
 
+    def word_vectors(self, texts: Sequence[str]) -> list[WordVectors] | None:
+        """Each text's words with a unit vector each, read in context (the last layer, the mean
+        of a word's pieces), for matching a question word by word (rag.alignment). None where
+        the embedder cannot give them."""
+        if self._numpy is not None:
+            return self._numpy.word_vectors(texts)
+        model = self._sentence_transformer()
+        if not getattr(model.tokenizer, "is_fast", False):
+            return None  # words come from a fast tokenizer's word ids and offsets
+        states = model.encode(list(texts), output_value="token_embeddings", show_progress_bar=False)
+        out = []
+        for text, state in zip(texts, states, strict=True):
+            enc = model.tokenizer(text, truncation=True, max_length=self.max_seq_length, return_offsets_mapping=True)
+            out.append(by_word(text, enc.word_ids(), enc["offset_mapping"], state.float().numpy()))
+        return out
+
     def embed_one(self, text: str) -> np.ndarray[Any, np.dtype[np.float32]]:
         """One text (a question), remembered: a warm server asked the same question again, or
         several checks of one answer, embed it once."""
@@ -348,6 +364,10 @@ class RemoteEmbedder(Embedder):
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def word_vectors(self, texts: Sequence[str]) -> list[WordVectors] | None:
+        """A server gives one vector a text, not a vector a word."""
+        return None
 
     def embed(self, texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
         """Unit-length vectors, `batch_size` texts per request."""

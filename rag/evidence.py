@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.alignment import Alignment
 from rag.corpus import Paper
 from rag.linear import LinearModel
 from rag.question import Question
@@ -58,6 +59,9 @@ class Evidence:
 
     retrieval: Retrieval
     papers: list[PaperEvidence]
+    # the question's words matched to the best paper's (None: no content word, or an embedder
+    # that gives no word vectors, such as a remote server)
+    alignment: Alignment | None = None
 
 
 @dataclass(frozen=True)

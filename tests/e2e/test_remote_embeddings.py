@@ -87,6 +87,20 @@ def test_the_service_embeds_questions_through_the_server(
     assert hits[0]["title"].startswith("Grokking")
 
 
+def test_a_question_is_answered_through_the_server_without_word_vectors(
+    remote_store: Path, embed_base_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server gives one vector a text, so the answerability decision has no word-by-word
+    alignment (rag.alignment): it decides on the other features, reading those as the pool's mean."""
+    monkeypatch.setenv("RAG_EMBED_BASE_URL", embed_base_url)
+    service = RagService(Settings(store_path=remote_store))
+    assert service.embedder.word_vectors(["What is grokking?"]) is None
+    answer = service.ask("What is grokking?", mode="extractive")
+    assert answer.coverage is not None and answer.coverage.covered
+    assert "word_recall" not in answer.coverage.signals and "dense" in answer.coverage.signals
+    assert any(c.title.startswith("Grokking") for c in answer.citations)
+
+
 def test_a_server_that_is_down_is_one_line_with_the_fix() -> None:
     with pytest.raises(ConfigError) as caught:
         RemoteEmbedder(f"http://127.0.0.1:{free_port()}/v1", bundled_embedder_path(), MODEL)

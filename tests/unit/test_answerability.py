@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag.alignment import ALIGNMENT_FEATURES, Alignment
 from rag.answerability import (
     FEATURES,
     decide,
@@ -161,7 +162,7 @@ def test_every_title_phrase_is_found_as_a_subject_in_its_paper(full_corpus: Path
 def test_every_feature_is_computed_and_none_without_papers() -> None:
     text = "Deep metric learning using Triplet network. We train a triplet network on 3 datasets."
     values = features(analyse("Why is the triplet network trained?"), evidence([text]), TermStatistics([text]))
-    assert set(values) == set(FEATURES)
+    assert set(values) == set(FEATURES) - set(ALIGNMENT_FEATURES)  # no alignment: left out
     assert values["reason_missing"] == 1.0  # it asks why; no sentence gives a reason
     assert values["sentence_top"] == pytest.approx(0.5)
     assert features(analyse("What is it?"), NO_EVIDENCE, TermStatistics([])) == dict.fromkeys(FEATURES, 0.0)
@@ -194,6 +195,29 @@ def test_the_decision_follows_its_model_and_says_why_it_refuses() -> None:
 
     nothing = decide(analyse("What is it?"), NO_EVIDENCE, stats, by_sentence)
     assert not nothing.covered and nothing.score == 0.0 and nothing.missing_terms == ("any paper",)
+
+
+def test_an_alignment_adds_its_features_and_without_one_they_read_as_the_pool_mean() -> None:
+    text = "Deep metric learning using Triplet network. We train a triplet network on 3 datasets."
+    stats = TermStatistics([text])
+    question = analyse("How is the triplet network trained?")
+    plain = evidence([text])
+    matches = np.array([[0.9, 0.2], [0.3, 0.4]])  # "triplet" found, "trained" barely
+    aligned = Evidence(plain.retrieval, plain.papers, Alignment(("triplet", "trained"), np.array([0.75, 0.25]), matches))
+    values = features(question, aligned, stats)
+    assert set(values) == set(FEATURES)
+    assert values["word_recall"] == pytest.approx(0.75 * 0.9 + 0.25 * 0.4)
+    assert values["word_min"] == pytest.approx(0.4)
+    assert values["word_recall_sentence"] == pytest.approx(0.75 * 0.9 + 0.25 * 0.3)
+
+    # a model that reads word_recall alone, whose pool mean was 0.5
+    mean = np.array([0.5 if f == "word_recall" else 0.0 for f in FEATURES])
+    coef = np.array([10.0 if f == "word_recall" else 0.0 for f in FEATURES])
+    model = LinearModel(FEATURES, mean, np.ones(len(FEATURES)), coef, 0.0, 0.6)
+    assert decide(question, aligned, stats, model).covered  # 0.7875 is above the mean
+    unknown = decide(question, plain, stats, model)  # a remote embedder: no word vectors
+    assert unknown.score == pytest.approx(0.5) and not unknown.covered
+    assert "word_recall" not in unknown.signals
 
 
 def test_the_shipped_model_reads_the_features_the_code_computes() -> None:

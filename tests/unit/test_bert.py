@@ -94,3 +94,21 @@ def test_a_question_is_embedded_without_importing_torch() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "(384,) numpy []"
+
+
+def test_numpy_and_torch_give_the_same_word_vectors(
+    full_papers: list[Paper], numpy_embedder: Embedder, torch_embedder: Embedder
+) -> None:
+    """The words the answerability decision matches one by one (rag.alignment)."""
+    texts = [p.abstract for p in full_papers[:6]] + ["How many GPUs did they use for the 1.1B model?"] + ODD_TEXTS
+    ours, theirs = numpy_embedder.word_vectors(texts), torch_embedder.word_vectors(texts)
+    assert ours is not None and theirs is not None and len(ours) == len(theirs) == len(texts)
+    for (our_words, our_vectors), (their_words, their_vectors) in zip(ours, theirs, strict=True):
+        assert our_words == their_words
+        assert our_vectors.shape == (len(our_words), 384)
+        if our_words:
+            assert np.min(np.sum(our_vectors * their_vectors, axis=1)) > 0.9999
+            assert np.allclose(np.linalg.norm(our_vectors, axis=1), 1.0, atol=1e-5)
+    question_words, _ = ours[6]
+    assert question_words[:4] == ["How", "many", "GPUs", "did"]  # a word whole, not its pieces
+    assert ours[8][0] == [] and ours[8][1].shape == (0, 384)  # "" has no words
