@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from rag.alignment import Alignment, align
-from rag.answerability import TOP_PAPERS, decide
+from rag.answerability import TOP_PAPERS, Models, decide
 from rag.corpus import Paper
 from rag.embedding import Embedder
 from rag.evidence import (
@@ -86,7 +86,7 @@ class Answerer:
         generator: Callable[[], Generator],
         stats: TermStatistics,
         support: SupportChecker,
-        answerability: LinearModel,
+        answerability: Models,
         answer_model: LinearModel,
         topic_papers: Callable[[Question], list[tuple[PaperHit, float]]] | None = None,
         several: SeveralSources | None = None,

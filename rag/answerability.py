@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,7 @@ from rag.text import (
 from rag.types import Coverage
 
 PARAMS = Path(__file__).resolve().parent / "params" / "answerability.json"
+PARAMS_WITHOUT_WORDS = PARAMS.with_name("answerability_without_words.json")
 TOP_PAPERS = 3  # the papers whose text the decision reads: the answer quotes at most these
 TOP_SENTENCES = 3  # the best sentences of the best paper, where "what is asked" must be found
 
@@ -141,7 +143,7 @@ def features(
         "person_missing": float(question.person and not any(_NAMES_PERSON.search(t) for t in about)),
         "reason_missing": float(asks_reason and not any(_GIVES_REASON.search(s) for s in top_sentences)),
         "answer_score_best": _sigmoid(max((a[0] for a in answers if a[1] == 0), default=-10.0)),
-        # left out when there is no alignment: the model then reads the pool's mean (rag.linear)
+        # left out when there is no alignment: the decision then reads a fit without them (`Models`)
         **(evidence.alignment.features() if evidence.alignment is not None else {}),
     }
 
@@ -168,6 +170,7 @@ FEATURES = (
     "answer_score_best",
     *ALIGNMENT_FEATURES,
 )
+WITHOUT_WORDS = tuple(f for f in FEATURES if f not in ALIGNMENT_FEATURES)
 # the features that, when set, name why a question was refused
 _REASONS = {
     "names_missing": "a name the top papers do not mention",
@@ -180,24 +183,44 @@ _REASONS = {
 }
 
 
-def load_model(path: Path = PARAMS) -> LinearModel:
-    return load(path)
+@dataclass(frozen=True)
+class Models:
+    """The decision fitted twice on the same pool (rag/params/fit_answerability.py): reading the
+    question's words matched in context (rag.alignment), and without them, for evidence that has
+    no alignment (an embedder that gives no word vectors, such as a remote server, or a question
+    of asking words alone). Reading the missing features as their pool mean instead, the first
+    fit refused "What is grokking?" through a remote embedder with the Grokking paper present:
+    its other weights had been fitted beside the alignment."""
+
+    words: LinearModel
+    without_words: LinearModel
+
+    def for_evidence(self, evidence: Evidence) -> LinearModel:
+        return self.words if evidence.alignment is not None else self.without_words
+
+    @classmethod
+    def neutral(cls) -> Models:
+        """Models that read the features and decide nothing: for computing features to fit on."""
+        return cls(LinearModel.neutral(FEATURES), LinearModel.neutral(WITHOUT_WORDS))
+
+
+def load_models(words: Path = PARAMS, without_words: Path = PARAMS_WITHOUT_WORDS) -> Models:
+    return Models(load(words), load(without_words))
 
 
 def decide(
     question: Question,
     evidence: Evidence,
     stats: TermStatistics,
-    model: LinearModel,
+    models: Models,
     answers: Sequence[tuple[float, int, int]] = (),
 ) -> Coverage:
     """Answer or refuse, with the probability and every feature behind it."""
     values = features(question, evidence, stats, answers)
     if not evidence.papers:
         return Coverage(False, 0.0, values, ("any paper",))
-    # a feature left out (the alignment, where the embedder gives no word vectors) reads as its
-    # mean on the pool: it moves the decision neither way
-    probability = model.probability({**dict(zip(model.features, model.mean, strict=True)), **values})
+    model = models.for_evidence(evidence)
+    probability = model.probability(values)
     covered = probability >= model.threshold
     missing: tuple[str, ...] = ()
     if not covered:

@@ -139,26 +139,27 @@ class BertEncoder:
         """One padded batch: the caller groups texts of like length (rag.embedding does)."""
         if not texts:
             return np.zeros((0, self.hidden), dtype=np.float32)
-        encodings = self.tokenizer.encode_batch(list(texts))
-        length = max(len(e.ids) for e in encodings)
-        ids = np.zeros((len(texts), length), dtype=np.int64)
-        mask = np.zeros((len(texts), length), dtype=np.float32)
-        for row, enc in enumerate(encodings):
-            ids[row, : len(enc.ids)] = enc.ids
-            mask[row, : len(enc.ids)] = 1.0
-        step = max(1, _ATTENTION_PIECES // length)
-        pooled = np.concatenate(
-            [self._forward(ids[i : i + step], mask[i : i + step]) for i in range(0, len(texts), step)]
-        )
+        _, states, mask = self._run(texts)
+        # mean over the real tokens (sentence-transformers' Pooling, mean mode)
+        pooled = (states * mask[:, :, None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
 
     def word_vectors(self, texts: Sequence[str]) -> list[WordVectors]:
         """Each text's words (as the tokenizer splits them: "GPUs", "1", ".", "1B") with a
         unit-length vector each: the mean of the word's pieces in the last layer, in context."""
-        encodings = self.tokenizer.encode_batch(list(texts))
-        if not encodings:
+        if not texts:
             return []
+        encodings, states, _ = self._run(texts)
+        return [
+            by_word(text, enc.word_ids, enc.offsets, states[row, : len(enc.ids)])
+            for row, (text, enc) in enumerate(zip(texts, encodings, strict=True))
+        ]
+
+    def _run(self, texts: Sequence[str]) -> tuple[list[Any], Array, Array]:
+        """The texts' encodings, padded into one batch and run in slices of at most
+        `_ATTENTION_PIECES` pieces: the last layer (texts, length, hidden) and the padding mask."""
+        encodings = self.tokenizer.encode_batch(list(texts))
         length = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(texts), length), dtype=np.int64)
         mask = np.zeros((len(texts), length), dtype=np.float32)
@@ -166,17 +167,10 @@ class BertEncoder:
             ids[row, : len(enc.ids)] = enc.ids
             mask[row, : len(enc.ids)] = 1.0
         step = max(1, _ATTENTION_PIECES // length)
-        states = np.concatenate([self._states(ids[i : i + step], mask[i : i + step]) for i in range(0, len(texts), step)])
-        return [
-            by_word(text, enc.word_ids, enc.offsets, states[row, : len(enc.ids)])
-            for row, (text, enc) in enumerate(zip(texts, encodings, strict=True))
-        ]
-
-    def _forward(self, ids: np.ndarray[Any, Any], mask: Array) -> Array:
-        x = self._states(ids, mask)
-        # mean over the real tokens (sentence-transformers' Pooling, mean mode)
-        summed = (x * mask[:, :, None]).sum(axis=1)
-        return (summed / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)).astype(np.float32)
+        states = np.concatenate(
+            [self._states(ids[i : i + step], mask[i : i + step]) for i in range(0, len(texts), step)]
+        )
+        return encodings, states, mask
 
     def _states(self, ids: np.ndarray[Any, Any], mask: Array) -> Array:
         """The last layer's vector of every piece: (batch, length, hidden)."""

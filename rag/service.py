@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.answer import Answerer, OnText
-from rag.answerability import load_model
+from rag.answerability import Models, load_models
 from rag.corpus import Paper, ParseReport, load_corpus
 from rag.embedding import Embedder, RemoteEmbedder, engine
 from rag.errors import ConfigError, CorpusError, NotFoundError, StoreDamagedError, StoreError
@@ -122,9 +122,9 @@ class RagService:
         return SupportChecker(self.embedder, self.settings.answer.support_threshold, common=self.stats.common_terms())
 
     @cached_property
-    def answerability(self) -> LinearModel:
-        """The fitted answer-or-refuse decision (rag/params/answerability.json)."""
-        return load_model()
+    def answerability(self) -> Models:
+        """The fitted answer-or-refuse decision (rag/params/answerability*.json)."""
+        return load_models()
 
     @cached_property
     def answer_model(self) -> LinearModel:

@@ -79,7 +79,7 @@ def cached(path: Path, compute: Callable[[], list[Row]], refresh: bool) -> list[
 def _compute() -> list[Row]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from rag.answer import Answerer
-    from rag.answerability import FEATURES, features
+    from rag.answerability import Models, features
     from rag.evidence import SENTENCE_FEATURES, candidate_features
     from rag.linear import LinearModel
     from rag.service import RagService
@@ -95,7 +95,7 @@ def _compute() -> list[Row]:
         service.generator,
         service.stats,
         service.support,
-        LinearModel.neutral(FEATURES),
+        Models.neutral(),
         LinearModel.neutral(SENTENCE_FEATURES),
     )
     rows = []

@@ -21,9 +21,11 @@ import pytest
 from rag.alignment import ALIGNMENT_FEATURES, Alignment
 from rag.answerability import (
     FEATURES,
+    WITHOUT_WORDS,
+    Models,
     decide,
     features,
-    load_model,
+    load_models,
     missing_subject,
     names_apart,
 )
@@ -171,16 +173,23 @@ def test_every_feature_is_computed_and_none_without_papers() -> None:
 # ---- the decision ------------------------------------------------------------------------------
 
 
-def one_feature_model(name: str, weight: float, intercept: float) -> LinearModel:
+def one_feature_model(name: str, weight: float, intercept: float, names: tuple[str, ...] = FEATURES) -> LinearModel:
     """A model that reads one feature: P = sigmoid(weight * value + intercept), threshold 0.5."""
-    coef = np.array([weight if f == name else 0.0 for f in FEATURES])
-    return LinearModel(FEATURES, np.zeros(len(FEATURES)), np.ones(len(FEATURES)), coef, intercept, 0.5)
+    coef = np.array([weight if f == name else 0.0 for f in names])
+    return LinearModel(names, np.zeros(len(names)), np.ones(len(names)), coef, intercept, 0.5)
+
+
+def one_feature(name: str, weight: float, intercept: float) -> Models:
+    """The same model with and without the alignment (rag.answerability.Models)."""
+    return Models(
+        one_feature_model(name, weight, intercept), one_feature_model(name, weight, intercept, WITHOUT_WORDS)
+    )
 
 
 def test_the_decision_follows_its_model_and_says_why_it_refuses() -> None:
     text = "Deep metric learning using Triplet network. We train a triplet network on 3 datasets."
     stats = TermStatistics([text])
-    by_sentence = one_feature_model("sentence_top", 10.0, -5.0)  # answers above a cosine of 0.5
+    by_sentence = one_feature("sentence_top", 10.0, -5.0)  # answers above a cosine of 0.5
 
     close = decide(analyse("How is the triplet network trained?"), evidence([text], sims=0.8), stats, by_sentence)
     assert close.covered and close.score == pytest.approx(1 / (1 + np.exp(-3.0)))
@@ -189,7 +198,7 @@ def test_the_decision_follows_its_model_and_says_why_it_refuses() -> None:
     far = decide(analyse("How is the triplet network trained?"), evidence([text], sims=0.2), stats, by_sentence)
     assert not far.covered
 
-    by_names = one_feature_model("names_missing", -10.0, 2.0)  # refuses a name no paper mentions
+    by_names = one_feature("names_missing", -10.0, 2.0)  # refuses a name no paper mentions
     named = decide(analyse("How is the TopoNet trained?"), evidence([text], sims=0.8), stats, by_names)
     assert not named.covered and named.missing_terms == ("TopoNet",)
 
@@ -197,7 +206,7 @@ def test_the_decision_follows_its_model_and_says_why_it_refuses() -> None:
     assert not nothing.covered and nothing.score == 0.0 and nothing.missing_terms == ("any paper",)
 
 
-def test_an_alignment_adds_its_features_and_without_one_they_read_as_the_pool_mean() -> None:
+def test_an_alignment_adds_its_features_and_without_one_the_other_fit_decides() -> None:
     text = "Deep metric learning using Triplet network. We train a triplet network on 3 datasets."
     stats = TermStatistics([text])
     question = analyse("How is the triplet network trained?")
@@ -210,19 +219,20 @@ def test_an_alignment_adds_its_features_and_without_one_they_read_as_the_pool_me
     assert values["word_min"] == pytest.approx(0.4)
     assert values["word_recall_sentence"] == pytest.approx(0.75 * 0.9 + 0.25 * 0.3)
 
-    # a model that reads word_recall alone, whose pool mean was 0.5
-    mean = np.array([0.5 if f == "word_recall" else 0.0 for f in FEATURES])
-    coef = np.array([10.0 if f == "word_recall" else 0.0 for f in FEATURES])
-    model = LinearModel(FEATURES, mean, np.ones(len(FEATURES)), coef, 0.0, 0.6)
-    assert decide(question, aligned, stats, model).covered  # 0.7875 is above the mean
-    unknown = decide(question, plain, stats, model)  # a remote embedder: no word vectors
-    assert unknown.score == pytest.approx(0.5) and not unknown.covered
-    assert "word_recall" not in unknown.signals
+    # with words: answers when the words cover more than half; without: never answers
+    models = Models(one_feature_model("word_recall", 10.0, -5.0), one_feature_model("dense", 0.0, -1.0, WITHOUT_WORDS))
+    assert models.for_evidence(aligned) is models.words and models.for_evidence(plain) is models.without_words
+    assert decide(question, aligned, stats, models).covered
+    unaligned = decide(question, plain, stats, models)  # a remote embedder: no word vectors
+    assert not unaligned.covered and unaligned.score == pytest.approx(1 / (1 + np.exp(1.0)))
+    assert "word_recall" not in unaligned.signals
 
 
-def test_the_shipped_model_reads_the_features_the_code_computes() -> None:
-    model = load_model()
-    assert set(model.features) <= set(FEATURES)
-    assert len(model.coef) == len(model.mean) == len(model.scale) == len(model.features)
-    assert np.all(model.scale > 0) and 0.0 < model.threshold < 1.0
-    assert 0.0 <= model.probability(dict.fromkeys(FEATURES, 0.5)) <= 1.0
+def test_the_shipped_models_read_the_features_the_code_computes() -> None:
+    models = load_models()
+    assert set(models.words.features) == set(FEATURES)
+    assert set(models.without_words.features) == set(WITHOUT_WORDS)  # nothing it cannot have
+    for model in (models.words, models.without_words):
+        assert len(model.coef) == len(model.mean) == len(model.scale) == len(model.features)
+        assert np.all(model.scale > 0) and 0.0 < model.threshold < 1.0
+        assert 0.0 <= model.probability(dict.fromkeys(FEATURES, 0.5)) <= 1.0
