@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _RECENT = 512  # questions whose vectors are kept (1.5 KiB each)
+# texts whose word vectors are kept (a 25-word sentence: 38 KiB; float32, so that a paper met
+# again gives the very same features): about the best papers of the last fifty questions, whose
+# follow-ups then cost nothing (a paper's sentences took 100-250 ms, benchmarks/alignment_cost.py)
+_RECENT_WORDS = 512
 
 
 def native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
@@ -85,6 +89,7 @@ class Embedder:
         self.dtype = precision(dtype)
         self._recent: OrderedDict[str, np.ndarray[Any, np.dtype[np.float32]]] = OrderedDict()
         self._recent_lock = threading.Lock()
+        self._recent_words: OrderedDict[str, WordVectors] = OrderedDict()
         self._torch_lock = threading.Lock()
         self._torch: SentenceTransformer | None = None
         self._numpy: BertEncoder | None = None
@@ -214,12 +219,30 @@ class Embedder:
         """Each text's words with a unit vector each, read in context (the last layer, the mean
         of a word's pieces), for matching a question word by word (rag.alignment). None where
         the embedder cannot give them."""
+        with self._recent_lock:
+            known = {t: self._recent_words[t] for t in texts if t in self._recent_words}
+            for t in known:
+                self._recent_words.move_to_end(t)
+        new = list(dict.fromkeys(t for t in texts if t not in known))
+        computed = self._word_vectors(new) if new else []
+        if computed is None:
+            return None
+        with self._recent_lock:
+            for t, (words, vectors) in zip(new, computed, strict=True):
+                vectors.setflags(write=False)  # shared by every caller: nobody may change it in place
+                self._recent_words[t] = (words, vectors)
+                if len(self._recent_words) > _RECENT_WORDS:
+                    self._recent_words.popitem(last=False)
+        found = {**known, **dict(zip(new, computed, strict=True))}
+        return [found[t] for t in texts]
+
+    def _word_vectors(self, texts: list[str]) -> list[WordVectors] | None:
         if self._numpy is not None:
             return self._numpy.word_vectors(texts)
         model = self._sentence_transformer()
         if not getattr(model.tokenizer, "is_fast", False):
             return None  # words come from a fast tokenizer's word ids and offsets
-        states = model.encode(list(texts), output_value="token_embeddings", show_progress_bar=False)
+        states = model.encode(texts, output_value="token_embeddings", show_progress_bar=False)
         out = []
         for text, state in zip(texts, states, strict=True):
             enc = model.tokenizer(text, truncation=True, max_length=self.max_seq_length, return_offsets_mapping=True)

@@ -54,3 +54,16 @@ def test_an_unknown_precision_is_refused_with_the_fix() -> None:
     with pytest.raises(ConfigError) as caught:
         Embedder(bundled_embedder_path(), dtype="float8")
     assert "RAG_EMBED_DTYPE" in str(caught.value.fix)
+
+
+def test_word_vectors_are_remembered_and_the_same_the_second_time(embedder: Embedder) -> None:
+    """A paper met again (a follow-up question) is not read again, and gives the very same
+    vectors, so the answerability decision cannot change with what was asked before."""
+    texts = ["We train a triplet network on 3 datasets.", "What is a triplet network?"]
+    first = embedder.word_vectors(texts)
+    again = embedder.word_vectors([texts[1], "A new sentence about pruning.", texts[0]])
+    assert first is not None and again is not None
+    assert again[0][0] == first[1][0] and np.array_equal(again[0][1], first[1][1])
+    assert again[2][0] == first[0][0] and np.array_equal(again[2][1], first[0][1])
+    assert again[1][0] == ["A", "new", "sentence", "about", "pruning", "."]
+    assert not again[0][1].flags.writeable  # shared: nobody may change it in place
