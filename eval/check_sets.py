@@ -76,6 +76,14 @@ TABLE: dict[str, dict[str, Any]] = {
             "sort": {"absent_topic": 10, "missing_detail": 10, "false_premise": 10},
         },
     },
+    # the same brief, written at the start of session 13, after the word alignment was decided
+    "final-pk": {
+        **POOL,
+        "counts": {
+            "kind": {"factoid": 14, "which_paper": 8, "multi": 8, "unanswerable": 30},
+            "sort": {"absent_topic": 10, "missing_detail": 10, "false_premise": 10},
+        },
+    },
     "topics-ta": TOPICS,
     "topics-tb": TOPICS,
     "forms-wa": FORMS,

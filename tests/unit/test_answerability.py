@@ -181,9 +181,7 @@ def one_feature_model(name: str, weight: float, intercept: float, names: tuple[s
 
 def one_feature(name: str, weight: float, intercept: float) -> Models:
     """The same model with and without the alignment (rag.answerability.Models)."""
-    return Models(
-        one_feature_model(name, weight, intercept), one_feature_model(name, weight, intercept, WITHOUT_WORDS)
-    )
+    return Models(one_feature_model(name, weight, intercept), one_feature_model(name, weight, intercept, WITHOUT_WORDS))
 
 
 def test_the_decision_follows_its_model_and_says_why_it_refuses() -> None:
@@ -212,7 +210,9 @@ def test_an_alignment_adds_its_features_and_without_one_the_other_fit_decides() 
     question = analyse("How is the triplet network trained?")
     plain = evidence([text])
     matches = np.array([[0.9, 0.2], [0.3, 0.4]])  # "triplet" found, "trained" barely
-    aligned = Evidence(plain.retrieval, plain.papers, Alignment(("triplet", "trained"), np.array([0.75, 0.25]), matches))
+    aligned = Evidence(
+        plain.retrieval, plain.papers, Alignment(("triplet", "trained"), np.array([0.75, 0.25]), matches)
+    )
     values = features(question, aligned, stats)
     assert set(values) == set(FEATURES)
     assert values["word_recall"] == pytest.approx(0.75 * 0.9 + 0.25 * 0.4)

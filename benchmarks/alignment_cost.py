@@ -1,0 +1,76 @@
+"""What matching the question's words to the best paper's (rag.alignment) costs a question: one
+warm process, the opened sets' questions asked in extractive mode (no model runs, so the
+answer's own work is what the alignment is compared with), the alignment then timed alone on
+the same question and best paper with a fresh embedder (nothing remembered), in alternating
+order so a busy neighbour slows both alike. The answers remember word vectors as a server does.
+
+    .venv/bin/python benchmarks/alignment_cost.py [--store DIR] [--sets dev,dev2] [--out FILE]
+
+Prints p50 and p95 in ms of the whole extractive answer and of the alignment within it, and
+the alignment's median share; writes JSON; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from benchlib import machine, percentiles, write_result
+
+from rag.alignment import align
+from rag.embedding import Embedder
+from rag.evaluation import load_questions
+from rag.params.fitting import SETS
+from rag.service import RagService
+from rag.settings import Settings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--store", type=Path, help="a store holding the bundled corpus (default: the configured one)")
+    parser.add_argument("--sets", default="dev,dev2", help="names under eval/sets, comma-separated")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+
+    started = machine()
+    extra: dict[str, Any] = {"store_path": args.store} if args.store else {}
+    service = RagService(Settings(mode="extractive", **extra))
+    questions = [q.question for name in args.sets.split(",") if name for q in load_questions(SETS / f"{name}.jsonl")]
+    service.ask("What is grokking?")  # loads the indexes and the embedder; not counted
+    answers: list[float] = []
+    alignments: list[float] = []
+    lengths: list[int] = []
+    for text in questions:
+        question = service.analyse(text)
+        if question.is_summary_request:
+            continue
+        t = time.perf_counter()
+        service.ask(question)
+        answers.append(1000 * (time.perf_counter() - t))
+        best = service.retriever.retrieve(question.text, 1).papers[:1]
+        if not best:
+            continue
+        sentences, _ = service.answerer.sentences_of(best[0].paper_id)
+        # a fresh embedder, whose remembered word vectors are empty: the cost of a paper met first
+        fresh = Embedder(service.embedder.path)
+        t = time.perf_counter()
+        words = fresh.word_vectors([question.text, *sentences])
+        if words:
+            align(words[0], words[1:], service.stats)
+        alignments.append(1000 * (time.perf_counter() - t))
+        lengths.append(sum(len(s.split()) for s in sentences))
+    figures = {"answer": percentiles(answers), "alignment": percentiles(alignments)}
+    share = statistics.median(a / b for a, b in zip(alignments, answers, strict=False))
+    print(f"{len(answers)} questions, extractive; best papers of {statistics.median(lengths):.0f} words at the median")
+    for what, f in figures.items():
+        print(f"  {what:<10} p50 {f['p50']:.0f} ms  p95 {f['p95']:.0f} ms")
+    print(f"  the alignment's share of an answer, median: {share:.2f}")
+    result = {"questions": len(answers), "ms": figures, "share_p50": round(share, 3)}
+    write_result("alignment_cost", result, args.out, started)
+
+
+if __name__ == "__main__":
+    main()
