@@ -32,12 +32,14 @@ from answer_helpers import (
 )
 
 from rag.answer import restates
+from rag.answerability import TOP_PAPERS
 from rag.embedding import Embedder
 from rag.errors import QuestionError
 from rag.evidence import SeveralSources
 from rag.generation import FakeGenerator
 from rag.ingest import ingest
 from rag.prompts import CANNOT_ANSWER
+from rag.question import Question
 from rag.service import RagService
 from rag.settings import PACKAGE_DIR, Settings
 from rag.store import Store
@@ -189,6 +191,37 @@ def test_a_several_paper_answer_takes_evidence_from_each_paper_alike(make_servic
     per_paper = [len(s.sentences) for s in one.evidence]
     assert per_paper[0] == 3 and all(n == 1 for n in per_paper[1:]), per_paper
     assert {c.n for c in one.citations} <= {s.n for s in one.evidence}
+
+
+def test_a_several_paper_question_is_matched_word_by_word_against_all_its_top_papers(
+    make_service: MakeService,
+) -> None:
+    """rag.alignment: a several-paper question's words are spread over its papers, so the
+    answerability decision matches them against every top paper; a one-paper question's against
+    the best paper alone."""
+    service, _ = make_service("must not be used")
+    answerer = service.answerer
+
+    def top_sentences(question: Question) -> list[list[str]]:
+        top = service.retriever.retrieve(question.text, service.settings.retrieval.top_k).papers[:TOP_PAPERS]
+        return [answerer.sentences_of(hit.paper_id)[0] for hit in top]
+
+    several = service.analyse(MULTI_SOURCE_QUESTION)
+    assert several.several
+    papers = top_sentences(several)
+    assert len(papers) >= 2
+    whole = answerer.alignment(several, [s for sentences in papers for s in sentences])
+    best = answerer.alignment(several, papers[0])
+    assert whole is not None and best is not None
+    signals = service.ask(several, mode="extractive").coverage.signals  # type: ignore[union-attr]
+    assert signals["word_recall"] == pytest.approx(whole.features()["word_recall"])
+    assert whole.features()["word_recall"] > best.features()["word_recall"]
+
+    one = service.analyse(TVERSKY_QUESTION)
+    alone = answerer.alignment(one, top_sentences(one)[0])
+    assert not one.several and alone is not None
+    signals = service.ask(one, mode="extractive").coverage.signals  # type: ignore[union-attr]
+    assert signals["word_recall"] == pytest.approx(alone.features()["word_recall"])
 
 
 def test_the_answer_names_each_paper_it_quotes(make_service: MakeService) -> None:
