@@ -17,7 +17,6 @@ chosen the same way. The hand rules it replaced are scored on the same questions
 from __future__ import annotations
 
 import argparse
-import datetime
 import sys
 from collections import defaultdict
 from collections.abc import Sequence
@@ -27,7 +26,7 @@ import numpy as np
 
 from rag.answerability import FEATURES, PARAMS, PARAMS_WITHOUT_WORDS, WITHOUT_WORDS
 from rag.params.fit_sentences import loso_candidate_scores
-from rag.params.fitting import FIT_SETS, Row, commit, fit, leave_one_set_out, margins, pool, write
+from rag.params.fitting import FIT_SETS, Row, fit, leave_one_set_out, margins, pool, print_weights, provenance, write
 
 C = 1.0  # L2 strength; 0.3 and 3 gave the same leave-one-set-out figures within 0.01
 
@@ -139,8 +138,8 @@ def fitted(rows: list[Row], names: Sequence[str], false_refusal: float) -> dict[
     params = fit(*_matrix(rows, names), names, C)
     margin = threshold_for(_loso_margins(rows, names), _matrix(rows, names)[1], false_refusal)
     params["threshold"] = round(_sigmoid(margin), 6)  # rag.linear compares probabilities
-    weights = sorted(zip(names, params["coef"], strict=True), key=lambda fw: -abs(fw[1]))
-    print("\nweights: " + ", ".join(f"{n} {w:+.2f}" for n, w in weights))
+    print()
+    print_weights(names, params["coef"])
     print(f"threshold: probability {params['threshold']} (margin {margin:.4f})")
     return params
 
@@ -165,16 +164,14 @@ def main() -> int:
         params = fitted(rows, names, args.false_refusal)
         if args.report:
             continue
-        params["provenance"] = {
-            "command": "python -m rag.params.fit_answerability",
-            "fitted": datetime.date.today().isoformat(),
-            "commit": commit(),
-            "sets": list(FIT_SETS),
-            "questions": len(rows),
-            "C": C,
-            "false_refusal_target": args.false_refusal,
-            "leave_one_set_out": figures(rows, answered),
-        }
+        params["provenance"] = provenance(
+            "fit_answerability",
+            FIT_SETS,
+            questions=len(rows),
+            C=C,
+            false_refusal_target=args.false_refusal,
+            leave_one_set_out=figures(rows, answered),
+        )
         write(path, params)
     return 0
 

@@ -16,7 +16,6 @@ set out, against the single pattern the fitted decision replaced.
 from __future__ import annotations
 
 import argparse
-import datetime
 import re
 import sys
 from typing import Any
@@ -24,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from rag.evaluation import load_questions
-from rag.params.fitting import FIT_SETS, SETS, commit, fit, leave_one_set_out, margins, write
+from rag.params.fitting import FIT_SETS, SETS, fit, leave_one_set_out, margins, print_weights, provenance, write
 from rag.question import SEVERAL_FEATURES, SEVERAL_PARAMS, several_features, summary_request
 
 C = 1.0
@@ -90,19 +89,10 @@ def main() -> int:
         print(f"{name:<10}{len(chosen):>10}   {_counts(subset, [old[i] for i in chosen])}  /  {new}")
     params = fit(*_xy(data), SEVERAL_FEATURES, C)
     params["threshold"] = 0.5
-    weights = sorted(zip(SEVERAL_FEATURES, params["coef"], strict=True), key=lambda fw: -abs(fw[1]))
-    print("weights: " + ", ".join(f"{n} {w:+.2f}" for n, w in weights))
+    print_weights(SEVERAL_FEATURES, params["coef"])
     if args.report:
         return 0
-    params["provenance"] = {
-        "command": "python -m rag.params.fit_kind",
-        "fitted": datetime.date.today().isoformat(),
-        "commit": commit(),
-        "sets": list(FIT_SETS),
-        "questions": len(data),
-        "C": C,
-        "leave_one_set_out": per_set,
-    }
+    params["provenance"] = provenance("fit_kind", FIT_SETS, questions=len(data), C=C, leave_one_set_out=per_set)
     write(SEVERAL_PARAMS, params)
     return 0
 

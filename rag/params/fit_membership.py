@@ -14,7 +14,6 @@ scored by a model fitted on other topics, with a threshold chosen on those other
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 import sys
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from rag.evaluation import load_questions
-from rag.params.fitting import SETS, cached, commit, fit, margins, write
+from rag.params.fitting import SETS, cached, fit, margins, print_weights, provenance, write
 from rag.settings import PACKAGE_DIR, PROJECT_DIR
 
 PARAMS = PACKAGE_DIR / "params" / "membership.json"
@@ -168,20 +167,17 @@ def main() -> int:
     params["threshold"] = 1.0 / (1.0 + float(np.exp(-choose_threshold(rows, oof(rows, FOLDS), sizes))))
     from rag.summary import MEMBERSHIP_FEATURES
 
-    weights = sorted(zip(MEMBERSHIP_FEATURES, params["coef"], strict=True), key=lambda fw: -abs(fw[1]))
-    print("weights: " + ", ".join(f"{n} {w:+.2f}" for n, w in weights))
+    print_weights(MEMBERSHIP_FEATURES, params["coef"])
     print(f"threshold (probability): {params['threshold']:.3f}")
     if args.report:
         return 0
-    params["provenance"] = {
-        "command": "python -m rag.params.fit_membership",
-        "fitted": datetime.date.today().isoformat(),
-        "commit": commit(),
-        "sets": list(TOPIC_SETS),
-        "topics": len({r["topic"] for r in rows}),
-        "C": C,
-        "grouped_cross_validation": per_set,
-    }
+    params["provenance"] = provenance(
+        "fit_membership",
+        TOPIC_SETS,
+        topics=len({r["topic"] for r in rows}),
+        C=C,
+        grouped_cross_validation=per_set,
+    )
     write(PARAMS, params)
     return 0
 

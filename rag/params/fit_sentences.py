@@ -14,14 +14,13 @@ paper (what the answer quoted first before).
 from __future__ import annotations
 
 import argparse
-import datetime
 import sys
 from typing import Any
 
 import numpy as np
 
 from rag.evidence import SENTENCE_FEATURES
-from rag.params.fitting import FIT_SETS, Row, commit, fit, leave_one_set_out, margins, pool, write
+from rag.params.fitting import FIT_SETS, Row, fit, leave_one_set_out, margins, pool, print_weights, provenance, write
 from rag.settings import PACKAGE_DIR
 
 PARAMS = PACKAGE_DIR / "params" / "answer_sentence.json"
@@ -124,19 +123,16 @@ def main() -> int:
             f"  budget {budget:>3}: a fact in lead or quotes {shown:.3f}, words p50 {words[0]:.0f} p90 {words[1]:.0f}"
         )
     params = fit(*_xy(_trainable(rows)), SENTENCE_FEATURES, C)
-    weights = sorted(zip(SENTENCE_FEATURES, params["coef"], strict=True), key=lambda fw: -abs(fw[1]))
-    print("weights: " + ", ".join(f"{n} {w:+.2f}" for n, w in weights))
+    print_weights(SENTENCE_FEATURES, params["coef"])
     if args.report:
         return 0
-    params["provenance"] = {
-        "command": "python -m rag.params.fit_sentences",
-        "fitted": datetime.date.today().isoformat(),
-        "commit": commit(),
-        "sets": list(FIT_SETS),
-        "questions": len(_trainable(rows)),
-        "C": C,
-        "leave_one_set_out_first_sentence_holds_fact": figures,
-    }
+    params["provenance"] = provenance(
+        "fit_sentences",
+        FIT_SETS,
+        questions=len(_trainable(rows)),
+        C=C,
+        leave_one_set_out_first_sentence_holds_fact=figures,
+    )
     write(PARAMS, params)
     return 0
 

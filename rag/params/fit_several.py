@@ -17,7 +17,6 @@ cited with the pair chosen on the other sets.
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 import sys
 from collections.abc import Sequence
@@ -26,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from rag.evaluation import load_questions
-from rag.params.fitting import FIT_SETS, SETS, cached, commit, write
+from rag.params.fitting import FIT_SETS, SETS, cached, provenance, write
 from rag.settings import PACKAGE_DIR, PROJECT_DIR
 
 PARAMS = PACKAGE_DIR / "params" / "several_sources.json"
@@ -151,15 +150,13 @@ def main() -> int:
     params = {
         "threshold": threshold,
         "max_sources": count,
-        "provenance": {
-            "command": "python -m rag.params.fit_several",
-            "fitted": datetime.date.today().isoformat(),
-            "commit": commit(),
-            "sets": sets,
-            "questions": len(rows),
-            "membership_threshold_of_summaries": round(summaries, 3),
-            "leave_one_set_out": per_set,
-        },
+        "provenance": provenance(
+            "fit_several",
+            sets,
+            questions=len(rows),
+            membership_threshold_of_summaries=round(summaries, 3),
+            leave_one_set_out=per_set,
+        ),
     }
     write(PARAMS, params)
     return 0

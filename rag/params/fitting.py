@@ -9,6 +9,7 @@ Blind sets (heldout4, final-*) are never read here.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import subprocess
@@ -173,6 +174,24 @@ def leave_one_set_out(groups: Sequence[str], score: Callable[[set[str], str], di
     for name in names:
         out.update(score(set(names) - {name}, name))
     return out
+
+
+def provenance(script: str, sets: Sequence[str], **figures: Any) -> dict[str, Any]:
+    """What a fitted file says of itself: the command that wrote it, the date, the commit and the
+    sets, then the script's own counts and figures, in the order given."""
+    return {
+        "command": f"python -m rag.params.{script}",
+        "fitted": datetime.date.today().isoformat(),
+        "commit": commit(),
+        "sets": list(sets),
+        **figures,
+    }
+
+
+def print_weights(names: Sequence[str], coef: Sequence[float]) -> None:
+    """A fit's weights, the largest first."""
+    weights = sorted(zip(names, coef, strict=True), key=lambda fw: -abs(fw[1]))
+    print("weights: " + ", ".join(f"{n} {w:+.2f}" for n, w in weights))
 
 
 def commit() -> str:
