@@ -1,13 +1,14 @@
 """What matching the question's words to the best paper's (rag.alignment) costs a question: one
 warm process, the opened sets' questions asked in extractive mode (no model runs, so the
 answer's own work is what the alignment is compared with), the alignment then timed alone on
-the same question and best paper with a fresh embedder (nothing remembered), in alternating
-order so a busy neighbour slows both alike. The answers remember word vectors as a server does.
+the same question and best paper with a fresh embedder (nothing remembered), once computing the
+paper's word vectors and once reading those ingest kept (rag.words), alternating, so that a busy
+neighbour slows both alike. The answers run as configured (kept vectors by default).
 
     .venv/bin/python benchmarks/alignment_cost.py [--store DIR] [--sets dev,dev2] [--out FILE]
 
-Prints p50 and p95 in ms of the whole extractive answer and of the alignment within it, and
-the alignment's median share; writes JSON; asserts nothing.
+Prints p50 and p95 in ms of the whole extractive answer and of the alignment, computed and kept,
+and the computed alignment's median share of an answer; writes JSON; asserts nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from rag.evaluation import load_questions
 from rag.params.fitting import SETS
 from rag.service import RagService
 from rag.settings import Settings
+from rag.words import KeptWords, folder_for
 
 
 def main() -> None:
@@ -42,6 +44,9 @@ def main() -> None:
     service.ask("What is grokking?")  # loads the indexes and the embedder; not counted
     answers: list[float] = []
     alignments: list[float] = []
+    from_kept: list[float] = []
+    kept = KeptWords(folder_for(service.settings.store.store_path, service.embedder.name))
+    print(f"kept word vectors: {len(kept)} texts in {kept.folder}")
     lengths: list[int] = []
     for text in questions:
         question = service.analyse(text)
@@ -54,19 +59,28 @@ def main() -> None:
         if not best:
             continue
         sentences, _ = service.answerer.sentences_of(best[0].paper_id)
-        # a fresh embedder, whose remembered word vectors are empty: the cost of a paper met first
-        fresh = Embedder(service.embedder.path)
-        t = time.perf_counter()
-        words = fresh.word_vectors([question.text, *sentences])
-        if words:
-            align(words[0], words[1:], service.stats)
-        alignments.append(1000 * (time.perf_counter() - t))
+        # fresh embedders, whose remembered word vectors are empty: the cost of a paper met first
+        timed = {}
+        for how in ("computed", "kept") if len(answers) % 2 else ("kept", "computed"):
+            fresh = Embedder(service.embedder.path)
+            fresh.keep_words(kept if how == "kept" else None)
+            t = time.perf_counter()
+            words = fresh.word_vectors([question.text, *sentences])
+            if words:
+                align(words[0], words[1:], service.stats)
+            timed[how] = 1000 * (time.perf_counter() - t)
+        alignments.append(timed["computed"])
+        from_kept.append(timed["kept"])
         lengths.append(sum(len(s.split()) for s in sentences))
-    figures = {"answer": percentiles(answers), "alignment": percentiles(alignments)}
+    figures = {
+        "answer": percentiles(answers),
+        "alignment": percentiles(alignments),
+        "alignment_kept": percentiles(from_kept),
+    }
     share = statistics.median(a / b for a, b in zip(alignments, answers, strict=False))
     print(f"{len(answers)} questions, extractive; best papers of {statistics.median(lengths):.0f} words at the median")
     for what, f in figures.items():
-        print(f"  {what:<10} p50 {f['p50']:.0f} ms  p95 {f['p95']:.0f} ms")
+        print(f"  {what:<15} p50 {f['p50']:.0f} ms  p95 {f['p95']:.0f} ms")
     print(f"  the alignment's share of an answer, median: {share:.2f}")
     result = {"questions": len(answers), "ms": figures, "share_p50": round(share, 3)}
     write_result("alignment_cost", result, args.out, started)

@@ -140,10 +140,18 @@ class BertEncoder:
         if not texts:
             return np.zeros((0, self.hidden), dtype=np.float32)
         _, states, mask = self._run(texts)
-        # mean over the real tokens (sentence-transformers' Pooling, mean mode)
-        pooled = (states * mask[:, :, None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        return _pooled(states, mask)
+
+    def encode_with_words(self, texts: Sequence[str]) -> tuple[Array, list[WordVectors]]:
+        """`encode` and `word_vectors` from one pass (ingest keeps both of every sentence)."""
+        if not texts:
+            return np.zeros((0, self.hidden), dtype=np.float32), []
+        encodings, states, mask = self._run(texts)
+        words = [
+            by_word(text, enc.word_ids, enc.offsets, states[row, : len(enc.ids)])
+            for row, (text, enc) in enumerate(zip(texts, encodings, strict=True))
+        ]
+        return _pooled(states, mask), words
 
     def word_vectors(self, texts: Sequence[str]) -> list[WordVectors]:
         """Each text's words (as the tokenizer splits them: "GPUs", "1", ".", "1B") with a
@@ -215,6 +223,13 @@ class BertEncoder:
             out = inner @ w[p + "output.dense.weight"] + w[p + "output.dense.bias"]
             x = _layer_norm(out + x, w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], self.eps)
         return x.reshape(batch, length, self.hidden)
+
+
+def _pooled(states: Array, mask: Array) -> Array:
+    """The mean over the real tokens (sentence-transformers' Pooling, mean mode), unit length."""
+    pooled = (states * mask[:, :, None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
+    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+    return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
 def by_word(

@@ -92,17 +92,17 @@ def _bar_disabled(settings: Settings) -> bool | None:
     return None if shown is None else not shown
 
 
-def _progress(label: str, settings: Settings) -> Callable[[int, int], Callable[[int], None]]:
-    """A tqdm bar (rate and ETA) on stderr for the ingest."""
+def _progress(label: str, settings: Settings) -> Callable[..., Callable[[int], None]]:
+    """A tqdm bar (rate and ETA) on stderr for each stage of the ingest."""
 
-    def start(total: int, done: int) -> Callable[[int], None]:
+    def start(total: int, done: int, stage: str = "", unit: str = "chunk") -> Callable[[int], None]:
         from tqdm import tqdm
 
         bar = tqdm(
             total=total,
             initial=done,
-            unit="chunk",
-            desc=label,
+            unit=unit,
+            desc=f"{label}: {stage}" if stage else label,
             file=sys.stderr,
             dynamic_ncols=True,
             disable=_bar_disabled(settings),

@@ -19,6 +19,7 @@ import numpy as np
 from rag import bert
 from rag.bert import BertEncoder, WordVectors, by_word
 from rag.errors import ConfigError
+from rag.words import KeptWords
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -90,6 +91,7 @@ class Embedder:
         self._recent: OrderedDict[str, np.ndarray[Any, np.dtype[np.float32]]] = OrderedDict()
         self._recent_lock = threading.Lock()
         self._recent_words: OrderedDict[str, WordVectors] = OrderedDict()
+        self._kept: KeptWords | None = None
         self._torch_lock = threading.Lock()
         self._torch: SentenceTransformer | None = None
         self._numpy: BertEncoder | None = None
@@ -182,19 +184,44 @@ class Embedder:
         texts by characters, which follow word pieces loosely (LaTeX, numbers and URLs cost many
         pieces per character): on the bundled corpus that padded 36 % of the work; batches cut by
         word pieces pad 4 %."""
+        return self._encode(texts, False)[0]
+
+    def embed_with_words(
+        self, texts: Sequence[str]
+    ) -> tuple[np.ndarray[Any, np.dtype[np.float32]], list[WordVectors] | None]:
+        """`embed` and `word_vectors` from one pass of the model, for ingest, which keeps both of
+        every sentence: a second pass for the word vectors made the bundled ingest take about
+        twice as long (docs/performance.md). The word vectors are None where the embedder cannot
+        give them (a tokenizer without word offsets)."""
+        return self._encode(texts, True)
+
+    def _encode(
+        self, texts: Sequence[str], words: bool
+    ) -> tuple[np.ndarray[Any, np.dtype[np.float32]], list[WordVectors] | None]:
         if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
+            return np.zeros((0, self.dimension), dtype=np.float32), [] if words else None
         pieces = self._pieces(list(texts))
         order = np.argsort([-n for n in pieces], kind="stable")
         vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        found: list[WordVectors | None] = [None] * len(texts)
         bulk = self._bulk_to_torch and sum(pieces) > _BULK_PIECES
         encoder = None if bulk else self._numpy  # None: sentence-transformers
+        if words and encoder is None and not getattr(self._sentence_transformer().tokenizer, "is_fast", False):
+            words = False  # words come from a fast tokenizer's word ids and offsets
         with nullcontext() if encoder is not None else self._precision():
             for start in range(0, len(order), self.batch_size):
                 batch = order[start : start + self.batch_size]
                 chosen = [texts[i] for i in batch]
-                if encoder is not None:
+                if encoder is not None and words:
+                    vectors[batch], computed = encoder.encode_with_words(chosen)
+                    for i, w in zip(batch, computed, strict=True):
+                        found[i] = w
+                elif encoder is not None:
                     vectors[batch] = encoder.encode(chosen)
+                elif words:
+                    vectors[batch], computed = self._torch_with_words(chosen)
+                    for i, w in zip(batch, computed, strict=True):
+                        found[i] = w
                 else:
                     vectors[batch] = self._sentence_transformer().encode(
                         chosen,
@@ -203,7 +230,22 @@ class Embedder:
                         convert_to_numpy=True,
                         show_progress_bar=False,
                     )
-        return vectors
+        if not words:
+            return vectors, None
+        return vectors, [w for w in found if w is not None]
+
+    def _torch_with_words(self, texts: list[str]) -> tuple[np.ndarray[Any, Any], list[WordVectors]]:
+        model = self._sentence_transformer()
+        outputs: Any = model.encode(texts, output_value=None, batch_size=self.batch_size, show_progress_bar=False)
+        vectors = np.stack([o["sentence_embedding"].float().numpy() for o in outputs])
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        words = []
+        for text, out in zip(texts, outputs, strict=True):
+            length = int(out["attention_mask"].sum())
+            enc = model.tokenizer(text, truncation=True, max_length=self.max_seq_length, return_offsets_mapping=True)
+            state = out["token_embeddings"][:length].float().numpy()
+            words.append(by_word(text, enc.word_ids(), enc["offset_mapping"], state))
+        return vectors.astype(np.float32), words
 
     def _precision(self) -> AbstractContextManager[Any]:
         """bfloat16 autocast pays on CPUs with native bf16 (AVX512-BF16, AMX) and gives vectors
@@ -215,14 +257,27 @@ class Embedder:
 
         return torch.autocast("cpu", dtype=torch.bfloat16)
 
+    def keep_words(self, kept: KeptWords | None) -> None:
+        """Read word vectors from `kept` (computed at ingest, rag.words) before computing any."""
+        self._kept = kept
+
+    @property
+    def keeps_words(self) -> bool:
+        """Whether the collection's word vectors were kept at ingest, so that many papers' words
+        cost no more than a lookup."""
+        return self._kept is not None and len(self._kept) > 0
+
     def word_vectors(self, texts: Sequence[str]) -> list[WordVectors] | None:
         """Each text's words with a unit vector each, read in context (the last layer, the mean
         of a word's pieces), for matching a question word by word (rag.alignment). None where
-        the embedder cannot give them."""
+        the embedder cannot give them. The collection's own texts come from the kept vectors
+        (`keep_words`) when there are any; the rest are computed, and the last 512 remembered."""
+        known = self._kept.get(texts) if self._kept is not None else {}
         with self._recent_lock:
-            known = {t: self._recent_words[t] for t in texts if t in self._recent_words}
-            for t in known:
-                self._recent_words.move_to_end(t)
+            for t in texts:
+                if t not in known and t in self._recent_words:
+                    known[t] = self._recent_words[t]
+                    self._recent_words.move_to_end(t)
         new = list(dict.fromkeys(t for t in texts if t not in known))
         computed = self._word_vectors(new) if new else []
         if computed is None:
@@ -237,12 +292,18 @@ class Embedder:
         return [found[t] for t in texts]
 
     def _word_vectors(self, texts: list[str]) -> list[WordVectors] | None:
-        if self._numpy is not None:
+        # bulk work (ingest keeping the collection's, rag.words) goes to torch as `embed` does:
+        # 2,281 bundled texts in 600-text samples, torch 6.4 s against numpy 17.2 s (same vectors,
+        # cosine 1.0000; /tmp trial, 30 Nov, load 1.1)
+        bulk = self._bulk_to_torch and sum(self._pieces(texts)) > _BULK_PIECES
+        if self._numpy is not None and not bulk:
             return self._numpy.word_vectors(texts)
         model = self._sentence_transformer()
         if not getattr(model.tokenizer, "is_fast", False):
             return None  # words come from a fast tokenizer's word ids and offsets
-        states = model.encode(texts, output_value="token_embeddings", show_progress_bar=False)
+        states = model.encode(
+            texts, output_value="token_embeddings", show_progress_bar=False, batch_size=self.batch_size
+        )
         out = []
         for text, state in zip(texts, states, strict=True):
             enc = model.tokenizer(text, truncation=True, max_length=self.max_seq_length, return_offsets_mapping=True)
@@ -319,6 +380,7 @@ class RemoteEmbedder(Embedder):
         self.max_seq_length = _max_seq_length(tokenizer_path)
         self._recent = OrderedDict()
         self._recent_lock = threading.Lock()
+        self._kept = None  # a server gives no word vectors, so none are kept either
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(
             base_url=self.base_url, headers=headers, timeout=httpx.Timeout(timeout, connect=10.0)

@@ -17,11 +17,13 @@ from typing import Any
 
 import numpy as np
 
+from rag.bert import WordVectors
 from rag.chunking import Chunk, chunk_papers, chunking_signature, paper_sentences
 from rag.corpus import Paper, ParseReport, Skipped, load_corpus
 from rag.embedding import Embedder
 from rag.lexical import LexicalIndex, load_fresh, update_after_ingest
 from rag.store import Fingerprint, Store
+from rag.words import KeptWords
 
 log = logging.getLogger(__name__)
 
@@ -76,17 +78,29 @@ def whole_paper_batches(chunks: list[Chunk], batch_size: int) -> list[list[Chunk
 
 
 def embed_batch(
-    embedder: Embedder, chunks: list[Chunk], papers: dict[str, Paper]
+    embedder: Embedder, chunks: list[Chunk], papers: dict[str, Paper], words: KeptWords | None = None
 ) -> tuple[np.ndarray[Any, Any], dict[str, np.ndarray[Any, Any]]]:
     """The chunks' vectors and, per paper, its sentences' vectors, from one call to the model.
 
     Sentence vectors are made here so that a question never waits for the model to read
     abstracts (the rerank and the quoted evidence score sentences); it doubles the text
-    embedded. One call, so that the embedder can batch texts of like length across both kinds."""
+    embedded. One call, so that the embedder can batch texts of like length across both kinds.
+    With `words`, the sentences' word vectors come from the same pass and are kept there."""
     paper_ids = list(dict.fromkeys(c.paper_id for c in chunks))
     sentences = {pid: paper_sentences(papers[pid].abstract) for pid in paper_ids}
-    texts = [c.embed_text for c in chunks] + [s for pid in paper_ids for s in sentences[pid]]
-    vectors = embedder.embed(texts)
+    flat = [s for pid in paper_ids for s in sentences[pid]]
+    texts = [c.embed_text for c in chunks] + flat
+    if words is None:
+        vectors = embedder.embed(texts)
+    else:
+        vectors, computed = embedder.embed_with_words(texts)
+        if computed is not None:
+            fresh = set(words.missing(flat))
+            kept: dict[str, WordVectors] = {}
+            for text, w in zip(flat, computed[len(chunks) :], strict=True):
+                if text in fresh:
+                    kept.setdefault(text, w)
+            words.add(list(kept), list(kept.values()))
     by_paper: dict[str, np.ndarray[Any, Any]] = {}
     start = len(chunks)
     for pid in paper_ids:
@@ -102,10 +116,11 @@ def ingest(
     max_tokens: int,
     overlap: int,
     batch_size: int,
-    progress: Callable[[int, int], Progress] | None = None,
+    progress: Callable[..., Progress] | None = None,
     dry_run: bool = False,
     rebuild: bool = False,
     parsed: ParseReport | None = None,
+    words: KeptWords | None = None,
 ) -> IngestReport:
     """Parse `path`, chunk it, and store the chunks the store does not hold yet.
 
@@ -114,7 +129,8 @@ def ingest(
     With `rebuild`, everything goes into a fresh side collection that replaces the store's only
     once complete. `progress(total, already_done)` returns a callback fed the count of each
     stored batch. `parsed`, when given, is `path` parsed already (by a caller that parses before
-    it opens the store, so that a file that cannot be used never creates one).
+    it opens the store, so that a file that cannot be used never creates one). `words`, when
+    given, gets the word vectors of every paper's title and sentences it lacks (rag.words).
     """
     started = time.perf_counter()
     if parsed is None:
@@ -136,7 +152,7 @@ def ingest(
     papers = {p.paper_id: p for p in parsed.papers}
     advance = progress(len(chunks), len(chunks) - len(todo)) if progress else None
     for batch in whole_paper_batches(todo, batch_size):
-        vectors, sentence_vectors = embed_batch(embedder, batch, papers)
+        vectors, sentence_vectors = embed_batch(embedder, batch, papers, words)
         store.upsert(batch, vectors, papers, sentence_vectors)
         report.added_chunks += len(batch)
         log.info("stored %d of %d chunks", len(chunks) - len(todo) + report.added_chunks, len(chunks))
@@ -146,9 +162,36 @@ def ingest(
         store.finish_rebuild()
         report.rebuilt = True
     update_lexical(store, lexical_before, chunks, papers, report)
+    if words is not None:
+        keep_words(words, embedder, parsed.papers, progress, report)
     report.seconds = time.perf_counter() - started
     log.info("ingested %s: %d papers, %d chunks (%d new)", path, report.papers, report.chunks, report.added_chunks)
     return report
+
+
+def keep_words(
+    words: KeptWords,
+    embedder: Embedder,
+    papers: list[Paper],
+    progress: Callable[..., Progress] | None,
+    report: IngestReport,
+) -> None:
+    """Compute the word vectors of the titles and sentences `words` lacks, after the store is
+    complete: the titles, and the sentences of papers stored before (by an ingest that kept
+    none, or one stopped between a batch's write and its word vectors). The store answers
+    without them, so an interrupted fill costs only speed, and the next ingest finishes it."""
+    texts = [t for p in papers for t in (p.title, *paper_sentences(p.abstract))]
+    todo = words.missing(texts)
+    if not todo:
+        return
+    started = time.perf_counter()
+    advance = progress(len(todo), 0, "word vectors", "text") if progress else None
+    added = words.fill(todo, embedder.word_vectors, advance)
+    if added < len(todo):  # an embedder that gives no word vectors (a remote server)
+        report.notes.append("the embedder gives no word vectors: none kept")
+        return
+    seconds = time.perf_counter() - started
+    report.notes.append(f"word vectors of {added} texts kept in {seconds:.1f} s ({words.size_bytes() / 1e6:.0f} MB)")
 
 
 def update_lexical(

@@ -36,11 +36,13 @@ from rag.summary import Progress, Summarizer, Summary
 from rag.support import SupportChecker
 from rag.text import TermStatistics
 from rag.types import Answer
+from rag.words import KeptWords, folder_for
 
 log = logging.getLogger(__name__)
 PARAMS_DIR = PACKAGE_DIR / "params"
 
-ProgressFactory = Callable[[int, int], Callable[[int], None]]
+# (total, already done[, stage, unit]) -> a callback fed what each step finished
+ProgressFactory = Callable[..., Callable[[int], None]]
 
 
 class RagService:
@@ -54,7 +56,7 @@ class RagService:
         self._generator = generator
         self._generator_lock = threading.Lock()
         if embedder is not None:
-            self.embedder = embedder
+            self.embedder = self._keep_words(embedder)
 
     # ---- components -------------------------------------------------------------------------
 
@@ -70,9 +72,17 @@ class RagService:
                 e.embed_batch_size,
                 e.embed_timeout_s,
             )
-        return Embedder(
-            self.settings.resolved_embedder_path(), e.embed_batch_size, dtype=e.embed_dtype, backend=e.embed_backend
+        return self._keep_words(
+            Embedder(
+                self.settings.resolved_embedder_path(), e.embed_batch_size, dtype=e.embed_dtype, backend=e.embed_backend
+            )
         )
+
+    def _keep_words(self, embedder: Embedder) -> Embedder:
+        """Let the embedder read the word vectors ingest kept beside the store (rag.words)."""
+        keep = self.settings.embedding.keep_word_vectors
+        embedder.keep_words(KeptWords(folder_for(self.settings.store.store_path, embedder.name)) if keep else None)
+        return embedder
 
     @cached_property
     def store(self) -> Store:
@@ -176,6 +186,8 @@ class RagService:
         )
 
     def _reset_indexes(self) -> None:
+        if "embedder" in self.__dict__:  # an ingest may have kept new word vectors, or moved the folder
+            self._keep_words(self.embedder)
         for name in ("retriever", "stats", "support", "answerer", "summarizer"):
             self.__dict__.pop(name, None)
 
@@ -244,6 +256,9 @@ class RagService:
             dry_run,
             rebuild,
             parsed,
+            None
+            if store is None or not e.keep_word_vectors
+            else KeptWords(folder_for(store.folder, self.embedder.name)),
         )
 
     def _rebuild_folder(
@@ -358,11 +373,23 @@ class RagService:
                 if lacking
                 else None
             ),
+            "word_vectors": self._kept_words_info(fp.embedder if fp else None),
             "model": self.model_name
             if self.settings.generation.llm_base_url
             else str(self.settings.generation.model_path or "SmolLM2-135M-Instruct.Q4_1.gguf (bundled)"),
             "llm_base_url": self.settings.generation.llm_base_url,
         }
+
+    def _kept_words_info(self, embedder_name: str | None) -> str | None:
+        """What `rag info` says of the word vectors kept beside the store (rag.words)."""
+        if not self.settings.embedding.keep_word_vectors:
+            return "off (RAG_KEEP_WORD_VECTORS=false): questions compute the best paper's"
+        if embedder_name is None:
+            return None
+        kept = KeptWords(folder_for(self.settings.store.store_path, embedder_name))
+        if not len(kept):
+            return "none kept: `rag ingest` keeps them, and questions then skip computing them"
+        return f"{len(kept)} titles and sentences kept ({kept.size_bytes() / 1e6:.0f} MB)"
 
     def _embedding_engine(self) -> str:
         e = self.settings.embedding

@@ -151,6 +151,18 @@ class EmbeddingSettings(_Group):
         le=4096,
         description="Texts the model reads at once (or sent per request to an embeddings server).",
     )
+    keep_word_vectors: bool = Field(
+        default=True,
+        description=(
+            "Keep every title's and sentence's word vectors beside the store at ingest (rag.words): about 40 MB"
+            " for the bundled corpus, 15 GB at 100,000 papers. Off: questions compute them as they come"
+            " (about 0.26 s more each) and summaries choose their papers without them."
+        ),
+        json_schema_extra=tuned(
+            "benchmarks/alignment_cost.py: 262 ms at the median to compute the best paper's word vectors;"
+            " python -m rag.params.fit_membership: summary coverage 0.760 -> 0.824 with them (docs/decisions.md)"
+        ),
+    )
     ingest_batch_chunks: int = Field(
         default=512,
         ge=1,

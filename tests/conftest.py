@@ -36,6 +36,7 @@ from rag.ingest import IngestReport, ingest  # noqa: E402
 from rag.service import RagService  # noqa: E402
 from rag.settings import PROJECT_DIR, Settings, bundled_embedder_path  # noqa: E402
 from rag.store import Store  # noqa: E402
+from rag.words import KeptWords, folder_for  # noqa: E402
 
 FIXTURE_CORPUS = Path(__file__).resolve().parent / "fixtures" / "papers.txt"
 FULL_CORPUS = PROJECT_DIR / "corpus" / "papers.txt"
@@ -90,7 +91,8 @@ def fixture_titles(fixture_papers: list[Paper]) -> set[str]:
 
 @pytest.fixture(scope="session")
 def ingest_into(embedder: Embedder) -> Callable[..., IngestReport]:
-    """`ingest_into(store_path, corpus=fixture, max_tokens=200, overlap=1)`: a real ingest."""
+    """`ingest_into(store_path, corpus=fixture, max_tokens=200, overlap=1)`: a real ingest, which
+    keeps the word vectors beside the store as `rag ingest` does."""
 
     def run(
         store_path: Path,
@@ -98,7 +100,8 @@ def ingest_into(embedder: Embedder) -> Callable[..., IngestReport]:
         max_tokens: int = CHUNK_MAX_TOKENS,
         overlap: int = CHUNK_OVERLAP,
     ) -> IngestReport:
-        return ingest(corpus, Store(store_path, "papers"), embedder, max_tokens, overlap, batch_size=64)
+        words = KeptWords(folder_for(store_path, embedder.name))
+        return ingest(corpus, Store(store_path, "papers"), embedder, max_tokens, overlap, batch_size=64, words=words)
 
     return run
 

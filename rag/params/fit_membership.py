@@ -2,6 +2,7 @@
 
     .venv/bin/python -m rag.params.fit_membership            # cross-validated figures, fit, write
     .venv/bin/python -m rag.params.fit_membership --report   # figures only
+    .venv/bin/python -m rag.params.fit_membership --words    # figures with the word features too
 
 Fitted on the blind-written topic sets (eval/sets/topics-*.jsonl: 60 topics the collection covers,
 each with its complete list of papers, and 10 it lacks). Every candidate the summarizer gathers
@@ -57,7 +58,8 @@ def compute() -> list[Row]:
             request = service.analyse(q.question)
             shown = request.topic or request.text
             query = request.topic_query or shown
-            for c in summarizer.candidates(shown, query, service.embedder.embed_one(query)):
+            # with the word features, measured and not shipped (--words): rag.summary.WORD_FEATURES
+            for c in summarizer.candidates(shown, query, service.embedder.embed_one(query), words=True):
                 title = c.paper.title
                 label = 1 if title in q.gold_titles else None if title in q.also_relevant else 0
                 rows.append({"set": name, "topic": q.qid, "title": title, "label": label, "features": c.features})
@@ -69,17 +71,13 @@ def gold_sizes() -> dict[str, int]:
     return {q.qid: len(q.gold_titles) for name in TOPIC_SETS for q in load_questions(SETS / f"{name}.jsonl")}
 
 
-def _xy(rows: list[Row]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-    from rag.summary import MEMBERSHIP_FEATURES
-
-    x = np.array([[r["features"][f] for f in MEMBERSHIP_FEATURES] for r in rows], dtype=float)
+def _xy(rows: list[Row], names: tuple[str, ...]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    x = np.array([[r["features"][f] for f in names] for r in rows], dtype=float)
     return x, np.array([r["label"] or 0 for r in rows])
 
 
-def _fit(rows: list[Row]) -> dict[str, Any]:
-    from rag.summary import MEMBERSHIP_FEATURES
-
-    return fit(*_xy([r for r in rows if r["label"] is not None]), MEMBERSHIP_FEATURES, C)
+def _fit(rows: list[Row], names: tuple[str, ...]) -> dict[str, Any]:
+    return fit(*_xy([r for r in rows if r["label"] is not None], names), names, C)
 
 
 def _folds(topics: list[str], k: int) -> list[set[str]]:
@@ -87,13 +85,13 @@ def _folds(topics: list[str], k: int) -> list[set[str]]:
     return [set(ordered[i::k]) for i in range(k)]
 
 
-def oof(rows: list[Row], k: int) -> np.ndarray[Any, Any]:
+def oof(rows: list[Row], k: int, names: tuple[str, ...]) -> np.ndarray[Any, Any]:
     """Each row's margin from a fit on the other folds of topics."""
     out = np.zeros(len(rows))
     for fold in _folds(sorted({r["topic"] for r in rows}), k):
         train = [r for r in rows if r["topic"] not in fold]
         held = [i for i, r in enumerate(rows) if r["topic"] in fold]
-        out[held] = margins(_fit(train), _xy([rows[i] for i in held])[0])
+        out[held] = margins(_fit(train, names), _xy([rows[i] for i in held], names)[0])
     return out
 
 
@@ -140,19 +138,28 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--report", action="store_true", help="print the figures; write nothing")
     parser.add_argument("--refresh", action="store_true", help="recompute the candidates' features")
+    parser.add_argument(
+        "--words", action="store_true", help="report the fit with the word features too (not shipped); write nothing"
+    )
     args = parser.parse_args()
+    from rag.summary import MEMBERSHIP_FEATURES, WORD_FEATURES
+
     rows = cached(CACHE, compute, args.refresh)
+    if any(f not in rows[0]["features"] for f in WORD_FEATURES):
+        print("the cached features lack some of today's: recomputing them", file=sys.stderr)
+        rows = cached(CACHE, compute, True)
     sizes = gold_sizes()
+    names = (*MEMBERSHIP_FEATURES, *WORD_FEATURES) if args.words else MEMBERSHIP_FEATURES
 
     # grouped cross-validation: each fold of topics decided by a fit and a threshold from the rest
     decided = np.zeros(len(rows))
     thresholds = []
     for fold in _folds(sorted({r["topic"] for r in rows}), FOLDS):
         train = [r for r in rows if r["topic"] not in fold]
-        threshold = choose_threshold(train, oof(train, FOLDS - 1), sizes)
+        threshold = choose_threshold(train, oof(train, FOLDS - 1, names), sizes)
         thresholds.append(threshold)
         held = [i for i, r in enumerate(rows) if r["topic"] in fold]
-        decided[held] = margins(_fit(train), _xy([rows[i] for i in held])[0]) - threshold
+        decided[held] = margins(_fit(train, names), _xy([rows[i] for i in held], names)[0]) - threshold
     print(f"grouped {FOLDS}-fold cross-validation by topic (thresholds {', '.join(f'{t:.2f}' for t in thresholds)}):")
     per_set = {}
     for name in [*TOPIC_SETS, "pooled"]:
@@ -163,13 +170,11 @@ def main() -> int:
         per_set[name] = f
         print(f"  {name:<10} " + "  ".join(f"{k} {v}" for k, v in f.items()))
 
-    params = _fit(rows)
-    params["threshold"] = 1.0 / (1.0 + float(np.exp(-choose_threshold(rows, oof(rows, FOLDS), sizes))))
-    from rag.summary import MEMBERSHIP_FEATURES
-
-    print_weights(MEMBERSHIP_FEATURES, params["coef"])
+    params = _fit(rows, names)
+    params["threshold"] = 1.0 / (1.0 + float(np.exp(-choose_threshold(rows, oof(rows, FOLDS, names), sizes))))
+    print_weights(names, params["coef"])
     print(f"threshold (probability): {params['threshold']:.3f}")
-    if args.report:
+    if args.report or args.words:
         return 0
     params["provenance"] = provenance(
         "fit_membership",

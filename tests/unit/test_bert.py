@@ -112,3 +112,20 @@ def test_numpy_and_torch_give_the_same_word_vectors(
     question_words, _ = ours[6]
     assert question_words[:4] == ["How", "many", "GPUs", "did"]  # a word whole, not its pieces
     assert ours[8][0] == [] and ours[8][1].shape == (0, 384)  # "" has no words
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_one_pass_gives_the_vectors_and_the_word_vectors_of_two(
+    backend: str, full_papers: list[Paper], numpy_embedder: Embedder, torch_embedder: Embedder
+) -> None:
+    """Ingest keeps each sentence's vector and word vectors from one pass (rag.words)."""
+    embedder = numpy_embedder if backend == "numpy" else torch_embedder
+    texts = [p.title for p in full_papers[:8]] + [p.abstract for p in full_papers[:3]] + ODD_TEXTS
+    vectors, words = embedder.embed_with_words(texts)
+    separate = numpy_embedder.word_vectors(texts)
+    assert words is not None and separate is not None and len(words) == len(texts)
+    assert np.min(np.sum(vectors * numpy_embedder.embed(texts), axis=1)) > 0.99999
+    for (one_words, one_vectors), (words_alone, vectors_alone) in zip(words, separate, strict=True):
+        assert one_words == words_alone
+        if one_words:
+            assert np.min(np.sum(one_vectors * vectors_alone, axis=1)) > 0.9999

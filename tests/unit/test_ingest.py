@@ -279,15 +279,19 @@ def failing_embedder(monkeypatch: pytest.MonkeyPatch, embedder: Embedder) -> Ite
 
     def arm(error: BaseException) -> None:
         calls = {"n": 0}
-        real = embedder.embed
 
-        def embed(texts: list[str]) -> Any:
-            calls["n"] += 1
-            if calls["n"] == 2:
-                raise error
-            return real(texts)
+        def failing(real: Callable[[list[str]], Any]) -> Callable[[list[str]], Any]:
+            def embed(texts: list[str]) -> Any:
+                calls["n"] += 1
+                if calls["n"] == 2:
+                    raise error
+                return real(texts)
 
-        monkeypatch.setattr(embedder, "embed", embed)
+            return embed
+
+        # an ingest that keeps word vectors embeds its batches with both at once
+        monkeypatch.setattr(embedder, "embed", failing(embedder.embed))
+        monkeypatch.setattr(embedder, "embed_with_words", failing(embedder.embed_with_words))
 
     yield arm
 
