@@ -134,3 +134,16 @@ def test_rag_ingest_keeps_none_when_turned_off(run: Callable[..., Any], fixture_
     assert "none kept: `rag ingest` keeps them" in run("--store", tmp_path / "off", "info").stdout
     off_info = run("--store", tmp_path / "off", "info", "--json", env={"RAG_KEEP_WORD_VECTORS": "false"}).stdout
     assert json.loads(off_info)["word_vectors"].startswith("off (RAG_KEEP_WORD_VECTORS=false)")
+
+
+def test_a_rebuild_finds_its_texts_kept(
+    run: Callable[..., Any], fixture_corpus: Path, fixture_papers: list[Paper], embedder: Embedder, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    assert run("--store", store, "ingest", fixture_corpus).exit_code == 0
+    segments = sorted((store / "words").glob("*/*.json"))
+    rebuilt = run("--store", store, "ingest", "--rebuild", fixture_corpus)
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert sorted((store / "words").glob("*/*.json")) == segments  # nothing computed again
+    texts = [t for p in fixture_papers for t in (p.title, *paper_sentences(p.abstract))]
+    assert KeptWords(folder_for(store, embedder.name)).missing(texts) == []
