@@ -59,7 +59,7 @@ def test_an_interrupted_or_damaged_segment_is_skipped_and_its_texts_computed_aga
     assert extra is not None
     again.add(["Another sentence entirely."], extra)  # numbered past every file there
     assert len(KeptWords(tmp_path)) == 3 and len(words) == 2
-    assert json.loads((tmp_path / "000003.json").read_text())["counts"] == [len(extra[0][0])]
+    assert json.loads((tmp_path / "000003.json").read_text()) == {"texts": 1, "words": len(extra[0][0])}
 
 
 def test_the_embedder_reads_kept_vectors_before_computing(embedder: Embedder, tmp_path: Path) -> None:
