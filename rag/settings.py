@@ -154,13 +154,13 @@ class EmbeddingSettings(_Group):
     keep_word_vectors: bool = Field(
         default=True,
         description=(
-            "Keep every title's and sentence's word vectors beside the store at ingest (rag.words): about 40 MB"
-            " for the bundled corpus, 15 GB at 100,000 papers. Off: questions compute them as they come"
-            " (about 0.26 s more each) and summaries choose their papers without them."
+            "Keep every title's and sentence's word vectors beside the store at ingest (rag.words): 46 MB"
+            " for the bundled corpus, about 15 GB at 100,000 papers. Off: each question computes its best"
+            " paper's (about 0.16 s more)."
         ),
         json_schema_extra=tuned(
-            "benchmarks/alignment_cost.py: 262 ms at the median to compute the best paper's word vectors;"
-            " python -m rag.params.fit_membership: summary coverage 0.760 -> 0.824 with them (docs/decisions.md)"
+            "benchmarks/alignment_cost.py: the best paper's word vectors 179 ms computed, 18 ms kept, at the"
+            " median (30 Nov); benchmarks/kept_words_scale.py: 0.85 s first lookup at 100,000 papers"
         ),
     )
     ingest_batch_chunks: int = Field(
