@@ -454,6 +454,11 @@ class RemoteEmbedder(Embedder):
         """A server gives one vector a text, not a vector a word."""
         return None
 
+    def embed_with_words(
+        self, texts: Sequence[str]
+    ) -> tuple[np.ndarray[Any, np.dtype[np.float32]], list[WordVectors] | None]:
+        return self.embed(texts), None
+
     def embed(self, texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
         """Unit-length vectors, `batch_size` texts per request."""
         vectors = np.empty((len(texts), self._dimension), dtype=np.float32)

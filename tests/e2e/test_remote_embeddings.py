@@ -27,6 +27,7 @@ from rag.ingest import fingerprint, ingest
 from rag.service import RagService
 from rag.settings import Settings, bundled_embedder_path
 from rag.store import Store
+from rag.words import KeptWords, folder_for
 
 SERVER = Path(__file__).resolve().parent.parent / "embeddings_server.py"
 START_TIMEOUT_S = 300  # the child imports torch and loads the embedder on a busy machine
@@ -55,6 +56,18 @@ def remote_store(tmp_path_factory: pytest.TempPathFactory, embed_base_url: str, 
 def stored(store_path: Path) -> dict[str, np.ndarray]:
     page = chroma_collection(store_path).get(include=["embeddings"])
     return {cid: np.asarray(v, dtype=np.float32) for cid, v in zip(page["ids"], page["embeddings"], strict=True)}
+
+
+def test_a_remote_ingest_keeps_no_word_vectors_and_says_so(
+    embed_base_url: str, fixture_corpus: Path, tmp_path: Path
+) -> None:
+    """`rag ingest` asks for word vectors by default; a server has none to give."""
+    remote = RemoteEmbedder(embed_base_url, bundled_embedder_path(), MODEL, batch_size=8)
+    words = KeptWords(folder_for(tmp_path / "store", remote.name))
+    report = ingest(fixture_corpus, Store(tmp_path / "store", "papers"), remote, 200, 1, batch_size=64, words=words)
+    assert report.added_chunks == report.chunks > 0
+    assert "the embedder gives no word vectors: none kept" in report.notes
+    assert len(words) == 0
 
 
 def test_a_remote_ingest_stores_the_local_chunks_and_vectors(remote_store: Path, fixture_store: Path) -> None:
