@@ -89,6 +89,7 @@ TABLE: dict[str, dict[str, Any]] = {
     "forms-wa": FORMS,
     "forms-wb": FORMS,
     "final-tc": {"rules": {"keys", "titles", "no_copy"}, "counts": {"kind": {"summary": 24}}},
+    "final-td": {"rules": {"keys", "titles", "no_copy"}, "counts": {"kind": {"summary": 24}}},
 }
 
 
