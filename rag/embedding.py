@@ -212,16 +212,13 @@ class Embedder:
             for start in range(0, len(order), self.batch_size):
                 batch = order[start : start + self.batch_size]
                 chosen = [texts[i] for i in batch]
-                if encoder is not None and words:
-                    vectors[batch], computed = encoder.encode_with_words(chosen)
-                    for i, w in zip(batch, computed, strict=True):
+                if words:
+                    pair = encoder.encode_with_words(chosen) if encoder is not None else self._torch_with_words(chosen)
+                    vectors[batch] = pair[0]
+                    for i, w in zip(batch, pair[1], strict=True):
                         found[i] = w
                 elif encoder is not None:
                     vectors[batch] = encoder.encode(chosen)
-                elif words:
-                    vectors[batch], computed = self._torch_with_words(chosen)
-                    for i, w in zip(batch, computed, strict=True):
-                        found[i] = w
                 else:
                     vectors[batch] = self._sentence_transformer().encode(
                         chosen,
@@ -239,13 +236,17 @@ class Embedder:
         outputs: Any = model.encode(texts, output_value=None, batch_size=self.batch_size, show_progress_bar=False)
         vectors = np.stack([o["sentence_embedding"].float().numpy() for o in outputs])
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        words = []
-        for text, out in zip(texts, outputs, strict=True):
-            length = int(out["attention_mask"].sum())
-            enc = model.tokenizer(text, truncation=True, max_length=self.max_seq_length, return_offsets_mapping=True)
-            state = out["token_embeddings"][:length].float().numpy()
-            words.append(by_word(text, enc.word_ids(), enc["offset_mapping"], state))
+        words = [
+            self._torch_by_word(text, out["token_embeddings"][: int(out["attention_mask"].sum())])
+            for text, out in zip(texts, outputs, strict=True)
+        ]
         return vectors.astype(np.float32), words
+
+    def _torch_by_word(self, text: str, states: Any) -> WordVectors:
+        """A text's words from sentence-transformers' token states (padding cut off)."""
+        tokenizer = self._sentence_transformer().tokenizer
+        enc = tokenizer(text, truncation=True, max_length=self.max_seq_length, return_offsets_mapping=True)
+        return by_word(text, enc.word_ids(), enc["offset_mapping"], states.float().numpy())
 
     def _precision(self) -> AbstractContextManager[Any]:
         """bfloat16 autocast pays on CPUs with native bf16 (AVX512-BF16, AMX) and gives vectors
@@ -304,11 +305,7 @@ class Embedder:
         states = model.encode(
             texts, output_value="token_embeddings", show_progress_bar=False, batch_size=self.batch_size
         )
-        out = []
-        for text, state in zip(texts, states, strict=True):
-            enc = model.tokenizer(text, truncation=True, max_length=self.max_seq_length, return_offsets_mapping=True)
-            out.append(by_word(text, enc.word_ids(), enc["offset_mapping"], state.float().numpy()))
-        return out
+        return [self._torch_by_word(text, state) for text, state in zip(texts, states, strict=True)]
 
     def embed_one(self, text: str) -> np.ndarray[Any, np.dtype[np.float32]]:
         """One text (a question), remembered: a warm server asked the same question again, or

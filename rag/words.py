@@ -241,9 +241,9 @@ class KeptWords:
         compute: Callable[[list[str]], list[WordVectors] | None],
         advance: Callable[[int], None] | None = None,
     ) -> int:
-        """Compute and keep the word vectors of the texts not kept yet; how many were added.
-        `compute` returning None (an embedder that gives no word vectors) stops it."""
-        todo = sorted(self.missing(texts), key=len)
+        """Compute and keep the word vectors of `texts`, those `missing` found not kept; how many
+        were added. `compute` returning None (an embedder that gives no word vectors) stops it."""
+        todo = sorted(texts, key=len)
         added = 0
         for start in range(0, len(todo), FILL_BATCH):
             batch = todo[start : start + FILL_BATCH]
