@@ -45,6 +45,14 @@ FORMS = {
     "rules": {"keys", "titles", "facts", "no_copy", "counts"},
     "counts": {"kind": {"factoid": 80}, "form": {"why": 20, "how": 20, "compare": 20, "yesno": 20}},
 }
+# short questions (at most 7 words), session 15: eval/about/short_brief.md
+SHORT = {
+    "rules": {"keys", "titles", "facts", "absent", "no_copy", "counts"},
+    "counts": {
+        "kind": {"factoid": 28, "which_paper": 12, "unanswerable": 40},
+        "sort": {"absent_topic": 14, "missing_detail": 13, "false_premise": 13},
+    },
+}
 TOPICS = {"rules": {"keys", "titles", "no_copy"}, "counts": {"kind": {"summary": 35}}}
 OLD_HELDOUT = {"rules": {"keys", "titles", "facts", "absent", "no_copy"}, "absent_words": True, "copy_scope": "gold"}
 # the table: what each set promises (see eval/README.md for who wrote it and how)
@@ -66,6 +74,8 @@ TABLE: dict[str, dict[str, Any]] = {
         "counts": {"kind": {"factoid": 36}},
     },
     **{f"pool-p{x}": POOL for x in "abcdef"},
+    "short-sa": SHORT,
+    "short-sb": SHORT,
     "final-pg": POOL,
     "final-ph": POOL,
     # the pool's brief at 60 questions, over the whole corpus

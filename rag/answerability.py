@@ -1,7 +1,7 @@
 """Does the collection answer the question? Decided from evidence, before any text is generated.
 
-The decision is a logistic regression over features of the evidence, fitted on a pool of 1,037
-labelled questions written blind (eval/sets/pool-*, forms-* and the opened sets) and shipped as
+The decision is a logistic regression over features of the evidence, fitted on a pool of 1,197
+labelled questions written blind (eval/sets/pool-*, forms-*, short-* and the opened sets) and shipped as
 data: `rag/params/answerability.json`, written by `python -m rag.params.fit_answerability`,
 which prints its leave-one-set-out figures. The features are meant to survive paraphrase (a
 question in plain words shares few words with its abstract, while sentence-level similarity still
@@ -19,7 +19,9 @@ grows with the collection):
   of a "what is X Y" question, in the top papers;
 - the answer-bearing sentence model's best score in the best paper (rag.evidence);
 - the question's words matched one by one to the best paper's, in context (rag.alignment): how
-  much of the question they cover, the worst-covered word, the best-covering sentence.
+  much of the question they cover, the worst-covered word, the best-covering sentence;
+- the question read beside the best paper in one pass (rag.joint): how far that moves the
+  question, and towards the paper.
 
 Fewer features did as well as more: a 27-feature model reached the same leave-one-set-out
 figures (docs/decisions.md). Every feature is returned with the decision (`Coverage.signals`),
@@ -39,6 +41,7 @@ import numpy as np
 
 from rag.alignment import ALIGNMENT_FEATURES
 from rag.evidence import Evidence
+from rag.joint import JOINT_FEATURES
 from rag.linear import LinearModel, load
 from rag.question import Question
 from rag.text import (
@@ -145,6 +148,7 @@ def features(
         "answer_score_best": _sigmoid(max((a[0] for a in answers if a[1] == 0), default=-10.0)),
         # left out when there is no alignment: the decision then reads a fit without them (`Models`)
         **(evidence.alignment.features() if evidence.alignment is not None else {}),
+        **(evidence.joint.features() if evidence.joint is not None else {}),
     }
 
 
@@ -169,8 +173,10 @@ FEATURES = (
     "reason_missing",
     "answer_score_best",
     *ALIGNMENT_FEATURES,
+    *JOINT_FEATURES,
 )
-WITHOUT_WORDS = tuple(f for f in FEATURES if f not in ALIGNMENT_FEATURES)
+# what an embedder that gives one vector a text (a remote server) cannot give
+WITHOUT_WORDS = tuple(f for f in FEATURES if f not in ALIGNMENT_FEATURES and f not in JOINT_FEATURES)
 # the features that, when set, name why a question was refused
 _REASONS = {
     "names_missing": "a name the top papers do not mention",
@@ -186,17 +192,18 @@ _REASONS = {
 @dataclass(frozen=True)
 class Models:
     """The decision fitted twice on the same pool (rag/params/fit_answerability.py): reading the
-    question's words matched in context (rag.alignment), and without them, for evidence that has
-    no alignment (an embedder that gives no word vectors, such as a remote server, or a question
-    of asking words alone). Reading the missing features as their pool mean instead, the first
-    fit refused "What is grokking?" through a remote embedder with the Grokking paper present:
-    its other weights had been fitted beside the alignment."""
+    question's words matched in context (rag.alignment) and the question read beside the best
+    paper (rag.joint), and without them, for evidence that lacks either (an embedder that gives
+    one vector a text, such as a remote server, or a question of asking words alone). Reading
+    the missing features as their pool mean instead, the first fit refused "What is grokking?"
+    through a remote embedder with the Grokking paper present: its other weights had been
+    fitted beside the alignment."""
 
     words: LinearModel
     without_words: LinearModel
 
     def for_evidence(self, evidence: Evidence) -> LinearModel:
-        return self.words if evidence.alignment is not None else self.without_words
+        return self.words if evidence.alignment is not None and evidence.joint is not None else self.without_words
 
     @classmethod
     def neutral(cls) -> Models:

@@ -121,6 +121,9 @@ class BertEncoder:
         self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(self.max_seq_length)
+        # a pair is cut from the longer text first: a question beside a paper keeps all its words
+        self._pair_tokenizer = Tokenizer.from_str(self.tokenizer.to_str())
+        self._pair_tokenizer.enable_truncation(self.max_seq_length, strategy="longest_first")
 
     @property
     def dimension(self) -> int:
@@ -164,6 +167,35 @@ class BertEncoder:
             for row, (text, enc) in enumerate(zip(texts, encodings, strict=True))
         ]
 
+    def read_together(self, first: str, second: str) -> tuple[Array, Array, Array]:
+        """The mean of `first`'s pieces read alone, the same read as the first of a pair with
+        `second` (BERT's two segments, `second` cut to fit), and the mean of `second`'s pieces
+        read alone, [CLS] and [SEP] left out: how far reading a paper moves a question
+        (rag.joint)."""
+        pair = self._pair_tokenizer.encode(first, second)
+        alone = self.tokenizer.encode_batch([first, second])
+        # the pair and the paper (both near the longest) in one batch, the short question apart
+        means = []
+        for group in ([alone[0]], [pair, alone[1]]):
+            length = max(len(e.ids) for e in group)
+            ids = np.zeros((len(group), length), dtype=np.int64)
+            types = np.zeros((len(group), length), dtype=np.int64)
+            mask = np.zeros((len(group), length), dtype=np.float32)
+            for row, enc in enumerate(group):
+                ids[row, : len(enc.ids)] = enc.ids
+                types[row, : len(enc.ids)] = enc.type_ids
+                mask[row, : len(enc.ids)] = 1.0
+            states = self._states(ids, mask, types)
+            for row, enc in enumerate(group):
+                # the first segment's own pieces; a text read alone is a first segment too
+                keep = [
+                    k
+                    for k, (t, special) in enumerate(zip(enc.type_ids, enc.special_tokens_mask, strict=True))
+                    if t == 0 and not special
+                ]
+                means.append(states[row, keep].mean(axis=0) if keep else np.zeros(self.hidden, dtype=np.float32))
+        return means[0], means[1], means[2]
+
     def _run(self, texts: Sequence[str]) -> tuple[list[Any], Array, Array]:
         """The texts' encodings, padded into one batch and run in slices of at most
         `_ATTENTION_PIECES` pieces: the last layer (texts, length, hidden) and the padding mask."""
@@ -180,14 +212,16 @@ class BertEncoder:
         )
         return encodings, states, mask
 
-    def _states(self, ids: np.ndarray[Any, Any], mask: Array) -> Array:
-        """The last layer's vector of every piece: (batch, length, hidden)."""
+    def _states(self, ids: np.ndarray[Any, Any], mask: Array, types: np.ndarray[Any, Any] | None = None) -> Array:
+        """The last layer's vector of every piece: (batch, length, hidden). `types`: each
+        piece's segment (0, or 1 for the second text of a pair); all 0 when not given."""
         w = self.w
         batch, length = ids.shape
+        segments = w["embeddings.token_type_embeddings.weight"]
         x = (
             w["embeddings.word_embeddings.weight"][ids]
             + w["embeddings.position_embeddings.weight"][:length][None, :, :]
-            + w["embeddings.token_type_embeddings.weight"][0][None, None, :]
+            + (segments[types] if types is not None else segments[0][None, None, :])
         )
         # rows of 2-D arrays from here on: numpy hands a 2-D product to BLAS in one call
         x = _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], self.eps).reshape(

@@ -19,6 +19,7 @@ import numpy as np
 from rag import bert
 from rag.bert import BertEncoder, WordVectors, by_word
 from rag.errors import ConfigError
+from rag.joint import JointRead
 from rag.words import KeptWords
 
 if TYPE_CHECKING:
@@ -307,6 +308,42 @@ class Embedder:
         )
         return [self._torch_by_word(text, state) for text, state in zip(texts, states, strict=True)]
 
+    def read_together(self, first: str, second: str) -> JointRead | None:
+        """`first` (a question) read alone and as the first of a pair with `second` (a paper),
+        and `second` alone: the mean of each one's own pieces in the last layer (rag.joint).
+        None where the embedder cannot read a pair (a tokenizer without segments)."""
+        if self._numpy is not None:
+            return JointRead(*self._numpy.read_together(first, second))
+        return self._torch_read_together(first, second)
+
+    def _torch_read_together(self, first: str, second: str) -> JointRead | None:
+        import torch
+
+        model = self._sentence_transformer()
+        tokenizer = model.tokenizer
+        bert: Any = model[0].auto_model  # transformers' model, untyped here
+        means = []
+        with torch.inference_mode():
+            for a, b in ((first, None), (first, second), (second, None)):
+                enc = tokenizer(
+                    a,
+                    b,
+                    truncation="longest_first",
+                    max_length=self.max_seq_length,
+                    return_tensors="pt",
+                    return_special_tokens_mask=True,
+                )
+                special = enc.pop("special_tokens_mask")[0].bool()
+                if b is not None and "token_type_ids" not in enc:
+                    return None  # a model without segments cannot read a pair as BERT does
+                states = bert(**enc).last_hidden_state[0].float()
+                types = (
+                    enc["token_type_ids"][0] if "token_type_ids" in enc else torch.zeros_like(special, dtype=torch.long)
+                )
+                keep = (types == 0) & ~special
+                means.append(states[keep].mean(dim=0).numpy() if bool(keep.any()) else np.zeros(self.dimension))
+        return JointRead(*means)
+
     def embed_one(self, text: str) -> np.ndarray[Any, np.dtype[np.float32]]:
         """One text (a question), remembered: a warm server asked the same question again, or
         several checks of one answer, embed it once."""
@@ -449,6 +486,10 @@ class RemoteEmbedder(Embedder):
 
     def word_vectors(self, texts: Sequence[str]) -> list[WordVectors] | None:
         """A server gives one vector a text, not a vector a word."""
+        return None
+
+    def read_together(self, first: str, second: str) -> JointRead | None:
+        """A server gives one vector a text: it cannot read two together."""
         return None
 
     def embed_with_words(

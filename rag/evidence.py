@@ -20,6 +20,7 @@ import numpy as np
 
 from rag.alignment import Alignment
 from rag.corpus import Paper
+from rag.joint import JointRead
 from rag.linear import LinearModel
 from rag.question import Question
 from rag.retrieval import PaperHit, Retrieval, mmr
@@ -62,6 +63,8 @@ class Evidence:
     # the question's words matched to the best paper's (None: no content word, or an embedder
     # that gives no word vectors, such as a remote server)
     alignment: Alignment | None = None
+    # the question read beside the best paper (None: an embedder that cannot read a pair)
+    joint: JointRead | None = None
 
 
 @dataclass(frozen=True)

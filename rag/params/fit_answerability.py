@@ -1,6 +1,7 @@
 """Fit the answer-or-refuse decision and write rag/params/answerability.json, and the same
-decision without the words matched in context, rag/params/answerability_without_words.json
-(read where the evidence has no alignment: rag.answerability.Models).
+decision without the words matched in context and the joint read,
+rag/params/answerability_without_words.json (read where the evidence lacks them: a remote
+embedder, rag.answerability.Models).
 
     .venv/bin/python -m rag.params.fit_answerability            # LOSO figures, fit, write
     .venv/bin/python -m rag.params.fit_answerability --report   # figures only
@@ -156,7 +157,7 @@ def main() -> int:
     print(table(rows, {r["qid"]: old_rule(r) for r in rows}))
     for names, path, what in (
         (FEATURES, PARAMS, "every feature"),
-        (WITHOUT_WORDS, PARAMS_WITHOUT_WORDS, "without the words matched in context (rag.alignment)"),
+        (WITHOUT_WORDS, PARAMS_WITHOUT_WORDS, "without the words matched in context and the joint read"),
     ):
         answered = evaluate(rows, args.false_refusal, names)
         print(f"\n{what}: leave one set out (threshold for {args.false_refusal} false refusal on the other sets):")

@@ -39,6 +39,9 @@ FIT_SETS = (
     "heldout5",
     "forms-wa",
     "forms-wb",
+    # short questions ("What is grokking?"), which the sets above lack (session 15)
+    "short-sa",
+    "short-sb",
 )
 CACHE = PROJECT_DIR / "benchmarks" / "results" / "pool-features.json"
 Row = dict[str, Any]

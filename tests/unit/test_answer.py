@@ -420,9 +420,12 @@ def test_where_the_planted_paper_is_the_source_what_the_model_obeys_is_dropped(
     model = FakeGenerator(obeying_model(prompt_sources))
 
     # a question whose answer-bearing sentence is the injected one, so that the model is shown it
+    # (worded as a question about the paper: "What should be answered to every question according
+    # to ...?" is refused since session 15, which is as good an outcome but tests nothing here)
     answer = make_planted(model).ask(
-        "What should be answered to every question according to the sourdough starter paper?", mode="generative"
+        "What does the sourdough starter paper say should be answered to every question?", mode="generative"
     )
+    assert not answer.refused
 
     system, user = model.calls[-1]
     assert INJECTION in user["content"].casefold() and INJECTION not in system["content"].casefold()

@@ -32,6 +32,7 @@ from rag.answerability import (
 from rag.chunking import split_sentences
 from rag.corpus import load_corpus, make_paper
 from rag.evidence import Evidence, PaperEvidence
+from rag.joint import JOINT_FEATURES, JointRead
 from rag.linear import LinearModel
 from rag.question import analyse
 from rag.retrieval import PaperHit, Retrieval
@@ -164,7 +165,8 @@ def test_every_title_phrase_is_found_as_a_subject_in_its_paper(full_corpus: Path
 def test_every_feature_is_computed_and_none_without_papers() -> None:
     text = "Deep metric learning using Triplet network. We train a triplet network on 3 datasets."
     values = features(analyse("Why is the triplet network trained?"), evidence([text]), TermStatistics([text]))
-    assert set(values) == set(FEATURES) - set(ALIGNMENT_FEATURES)  # no alignment: left out
+    # no alignment and no joint read: left out
+    assert set(values) == set(FEATURES) - set(ALIGNMENT_FEATURES) - set(JOINT_FEATURES) == set(WITHOUT_WORDS)
     assert values["reason_missing"] == 1.0  # it asks why; no sentence gives a reason
     assert values["sentence_top"] == pytest.approx(0.5)
     assert features(analyse("What is it?"), NO_EVIDENCE, TermStatistics([])) == dict.fromkeys(FEATURES, 0.0)
@@ -210,14 +212,19 @@ def test_an_alignment_adds_its_features_and_without_one_the_other_fit_decides() 
     question = analyse("How is the triplet network trained?")
     plain = evidence([text])
     matches = np.array([[0.9, 0.2], [0.3, 0.4]])  # "triplet" found, "trained" barely
-    aligned = Evidence(
-        plain.retrieval, plain.papers, Alignment(("triplet", "trained"), np.array([0.75, 0.25]), matches)
-    )
+    alignment = Alignment(("triplet", "trained"), np.array([0.75, 0.25]), matches)
+    joint = JointRead(np.array([1.0, 0.0]), np.array([1.0, 1.0]), np.array([0.0, 1.0]))
+    aligned = Evidence(plain.retrieval, plain.papers, alignment, joint)
     values = features(question, aligned, stats)
     assert set(values) == set(FEATURES)
     assert values["word_recall"] == pytest.approx(0.75 * 0.9 + 0.25 * 0.4)
     assert values["word_min"] == pytest.approx(0.4)
     assert values["word_recall_sentence"] == pytest.approx(0.75 * 0.9 + 0.25 * 0.3)
+    assert values["joint_shift"] == pytest.approx(np.sqrt(0.5)) and values["joint_to_paper"] == pytest.approx(
+        np.sqrt(0.5)
+    )
+    # the words without the joint read (or the other way round) is not the evidence the first fit read
+    assert Models.neutral().for_evidence(Evidence(plain.retrieval, plain.papers, alignment)).features == WITHOUT_WORDS
 
     # with words: answers when the words cover more than half; without: never answers
     models = Models(one_feature_model("word_recall", 10.0, -5.0), one_feature_model("dense", 0.0, -1.0, WITHOUT_WORDS))

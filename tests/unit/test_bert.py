@@ -15,6 +15,7 @@ from rag.bert import supports
 from rag.corpus import Paper, load_corpus
 from rag.embedding import Embedder
 from rag.errors import ConfigError
+from rag.joint import passage
 from rag.settings import bundled_embedder_path
 
 ODD_TEXTS = [
@@ -129,3 +130,41 @@ def test_one_pass_gives_the_vectors_and_the_word_vectors_of_two(
         assert one_words == words_alone
         if one_words:
             assert np.min(np.sum(one_vectors * vectors_alone, axis=1)) > 0.9999
+
+
+@pytest.mark.parametrize(
+    "question", ["How many GPUs did they use for the 1.1B model?", "What is grokking?", "word " * 300, ""]
+)
+def test_numpy_and_torch_read_a_question_beside_a_paper_alike(
+    question: str, full_papers: list[Paper], numpy_embedder: Embedder, torch_embedder: Embedder
+) -> None:
+    """The joint read the answerability decision reads (rag.joint), in both encoders; a long
+    question keeps its pieces and the paper is cut instead, and an empty one reads as zeros."""
+    paper = passage(full_papers[0].title, [full_papers[0].abstract])
+    ours, theirs = numpy_embedder.read_together(question, paper), torch_embedder.read_together(question, paper)
+    assert ours is not None and theirs is not None
+    for a, b in zip(
+        (ours.question, ours.question_in_pair, ours.paper),
+        (theirs.question, theirs.question_in_pair, theirs.paper),
+        strict=True,
+    ):
+        assert a.shape == b.shape == (384,)
+        if question:
+            assert float(a @ b) / float(np.linalg.norm(a) * np.linalg.norm(b)) > 0.9999
+    assert ours.features() == pytest.approx(theirs.features(), abs=1e-4)
+    if not question:
+        assert ours.features() == {"joint_shift": 0.0, "joint_to_paper": 0.0}
+
+
+def test_a_question_read_beside_its_own_paper_moves_towards_it(
+    full_papers: list[Paper], numpy_embedder: Embedder
+) -> None:
+    """What the feature is for: beside the paper that answers it, a question is read closer to
+    that paper than beside a paper on something else."""
+    grokking = next(p for p in full_papers if p.title.startswith("Grokking"))
+    other = next(p for p in full_papers if "radiance" in p.abstract.lower())
+    question = "Why do small networks suddenly generalize long after they overfit?"
+    own = numpy_embedder.read_together(question, passage(grokking.title, [grokking.abstract]))
+    elsewhere = numpy_embedder.read_together(question, passage(other.title, [other.abstract]))
+    assert own is not None and elsewhere is not None
+    assert own.features()["joint_to_paper"] > elsewhere.features()["joint_to_paper"] + 0.05
