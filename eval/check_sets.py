@@ -76,6 +76,8 @@ TABLE: dict[str, dict[str, Any]] = {
     **{f"pool-p{x}": POOL for x in "abcdef"},
     "short-sa": SHORT,
     "short-sb": SHORT,
+    # the same brief over the whole corpus, written after the session-15 decision: never fitted on
+    "short-sc": SHORT,
     "final-pg": POOL,
     "final-ph": POOL,
     # the pool's brief at 60 questions, over the whole corpus
