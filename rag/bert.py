@@ -177,15 +177,7 @@ class BertEncoder:
         # the pair and the paper (both near the longest) in one batch, the short question apart
         means = []
         for group in ([alone[0]], [pair, alone[1]]):
-            length = max(len(e.ids) for e in group)
-            ids = np.zeros((len(group), length), dtype=np.int64)
-            types = np.zeros((len(group), length), dtype=np.int64)
-            mask = np.zeros((len(group), length), dtype=np.float32)
-            for row, enc in enumerate(group):
-                ids[row, : len(enc.ids)] = enc.ids
-                types[row, : len(enc.ids)] = enc.type_ids
-                mask[row, : len(enc.ids)] = 1.0
-            states = self._states(ids, mask, types)
+            states = self._states(*_padded(group))
             for row, enc in enumerate(group):
                 # the first segment's own pieces; a text read alone is a first segment too
                 keep = [
@@ -200,28 +192,25 @@ class BertEncoder:
         """The texts' encodings, padded into one batch and run in slices of at most
         `_ATTENTION_PIECES` pieces: the last layer (texts, length, hidden) and the padding mask."""
         encodings = self.tokenizer.encode_batch(list(texts))
-        length = max(len(e.ids) for e in encodings)
-        ids = np.zeros((len(texts), length), dtype=np.int64)
-        mask = np.zeros((len(texts), length), dtype=np.float32)
-        for row, enc in enumerate(encodings):
-            ids[row, : len(enc.ids)] = enc.ids
-            mask[row, : len(enc.ids)] = 1.0
-        step = max(1, _ATTENTION_PIECES // length)
+        ids, types, mask = _padded(encodings)
+        step = max(1, _ATTENTION_PIECES // ids.shape[1])
         states = np.concatenate(
-            [self._states(ids[i : i + step], mask[i : i + step]) for i in range(0, len(texts), step)]
+            [
+                self._states(ids[i : i + step], types[i : i + step], mask[i : i + step])
+                for i in range(0, len(texts), step)
+            ]
         )
         return encodings, states, mask
 
-    def _states(self, ids: np.ndarray[Any, Any], mask: Array, types: np.ndarray[Any, Any] | None = None) -> Array:
+    def _states(self, ids: np.ndarray[Any, Any], types: np.ndarray[Any, Any], mask: Array) -> Array:
         """The last layer's vector of every piece: (batch, length, hidden). `types`: each
-        piece's segment (0, or 1 for the second text of a pair); all 0 when not given."""
+        piece's segment (0, or 1 for the second text of a pair)."""
         w = self.w
         batch, length = ids.shape
-        segments = w["embeddings.token_type_embeddings.weight"]
         x = (
             w["embeddings.word_embeddings.weight"][ids]
             + w["embeddings.position_embeddings.weight"][:length][None, :, :]
-            + (segments[types] if types is not None else segments[0][None, None, :])
+            + w["embeddings.token_type_embeddings.weight"][types]
         )
         # rows of 2-D arrays from here on: numpy hands a 2-D product to BLAS in one call
         x = _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], self.eps).reshape(
@@ -257,6 +246,19 @@ class BertEncoder:
             out = inner @ w[p + "output.dense.weight"] + w[p + "output.dense.bias"]
             x = _layer_norm(out + x, w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], self.eps)
         return x.reshape(batch, length, self.hidden)
+
+
+def _padded(encodings: Sequence[Any]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], Array]:
+    """Encodings as one batch: piece ids, segment ids and the mask of real pieces, zero-padded."""
+    length = max(len(e.ids) for e in encodings)
+    ids = np.zeros((len(encodings), length), dtype=np.int64)
+    types = np.zeros((len(encodings), length), dtype=np.int64)
+    mask = np.zeros((len(encodings), length), dtype=np.float32)
+    for row, enc in enumerate(encodings):
+        ids[row, : len(enc.ids)] = enc.ids
+        types[row, : len(enc.ids)] = enc.type_ids
+        mask[row, : len(enc.ids)] = 1.0
+    return ids, types, mask
 
 
 def _pooled(states: Array, mask: Array) -> Array:
