@@ -54,6 +54,8 @@ SHORT = {
     },
 }
 TOPICS = {"rules": {"keys", "titles", "no_copy"}, "counts": {"kind": {"summary": 35}}}
+# "what is X?" questions with the defining sentence, session 16: eval/about/def_brief.md
+DEFINITIONS = {"rules": {"keys", "titles", "facts", "no_copy", "counts"}, "counts": {"kind": {"factoid": 50}}}
 OLD_HELDOUT = {"rules": {"keys", "titles", "facts", "absent", "no_copy"}, "absent_words": True, "copy_scope": "gold"}
 # the table: what each set promises (see eval/README.md for who wrote it and how)
 TABLE: dict[str, dict[str, Any]] = {
@@ -98,6 +100,10 @@ TABLE: dict[str, dict[str, Any]] = {
     },
     "topics-ta": TOPICS,
     "topics-tb": TOPICS,
+    "topics-te": TOPICS,
+    "topics-tf": TOPICS,
+    "def-da": DEFINITIONS,
+    "def-db": DEFINITIONS,
     "forms-wa": FORMS,
     "forms-wb": FORMS,
     "final-tc": {"rules": {"keys", "titles", "no_copy"}, "counts": {"kind": {"summary": 24}}},

@@ -18,6 +18,9 @@ PHRASINGS: list[tuple[str, str]] = [
     ("Can you sum up the research on medical image segmentation?", "medical image segmentation"),
     ("what's in here on physics-informed neural networks", "physics-informed neural networks"),
     ("give me a quick summary of the papers about time series forecasting please", "time series forecasting"),
+    # from the phrasings of blind-written topic sets (topics-te, topics-tf; session 16)
+    ("tell me abt the work on grokking", "grokking"),
+    ("sum up what's in here on grokking", "grokking"),
 ]
 
 

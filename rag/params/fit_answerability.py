@@ -151,7 +151,7 @@ def main() -> int:
     parser.add_argument("--refresh", action="store_true", help="recompute the pool's features")
     parser.add_argument("--false-refusal", type=float, default=0.05, help="target on the training sets [0.05]")
     args = parser.parse_args()
-    rows = with_answer_scores(pool(args.refresh))
+    rows = with_answer_scores([r for r in pool(args.refresh) if r["set"] in FIT_SETS])
 
     print("The hand rules this replaces, on the same questions:")
     print(table(rows, {r["qid"]: old_rule(r) for r in rows}))

@@ -20,7 +20,18 @@ from typing import Any
 import numpy as np
 
 from rag.evidence import SENTENCE_FEATURES
-from rag.params.fitting import FIT_SETS, Row, fit, leave_one_set_out, margins, pool, print_weights, provenance, write
+from rag.params.fitting import (
+    DEFINITION_SETS,
+    FIT_SETS,
+    Row,
+    fit,
+    leave_one_set_out,
+    margins,
+    pool,
+    print_weights,
+    provenance,
+    write,
+)
 from rag.settings import PACKAGE_DIR
 
 PARAMS = PACKAGE_DIR / "params" / "answer_sentence.json"
@@ -101,7 +112,8 @@ def main() -> int:
     parser.add_argument("--report", action="store_true", help="print the figures; write nothing")
     parser.add_argument("--refresh", action="store_true", help="recompute the pool's features")
     args = parser.parse_args()
-    rows = pool(args.refresh)
+    every = pool(args.refresh)
+    rows = [r for r in every if r["set"] in FIT_SETS]
     scored = loso_candidate_scores(rows)
     questions = [r for r in rows if r["answerable"] and r["kind"] in KINDS]
     print(f"{'set':<10}{'questions':>10}{'cosine':>9}{'model':>9}   (share whose first sentence holds a fact)")
@@ -124,6 +136,11 @@ def main() -> int:
         )
     params = fit(*_xy(_trainable(rows)), SENTENCE_FEATURES, C)
     print_weights(SENTENCE_FEATURES, params["coef"])
+    # "what is X?" questions, never fitted on: how often the fit above opens with the definition
+    for name in DEFINITION_SETS:
+        held = [r for r in every if r["set"] == name and r["answerable"] and r["kind"] in KINDS]
+        share = np.mean([_top_holds(r, _scores(params, r)) for r in held]) if held else float("nan")
+        print(f"never fitted on: {name} ({len(held)}), the top sentence defines what is asked in {share:.3f}")
     if args.report:
         return 0
     params["provenance"] = provenance(

@@ -143,3 +143,27 @@ def test_the_several_paper_decision_reads_its_cues_as_fitted() -> None:
 def test_a_question_typed_without_its_mark_is_not_a_bare_topic(text: str) -> None:
     assert not analyse(text).is_summary_request
     assert analyse("pruning of recurrent networks").is_summary_request  # a bare topic still is
+
+
+@pytest.mark.parametrize(
+    ("request_text", "topic"),
+    [
+        ("what do these papers say abt diffusion models", "diffusion models"),
+        ("Summarize what the papers do with medical scans, such as outlining organs in 3D", "medical scans"),
+        # "like" within a topic belongs to it; after a comma it starts the examples
+        (
+            "What do these papers say about wide networks behaving like Gaussian processes?",
+            "wide networks behaving like Gaussian processes",
+        ),
+        ("overview of activation functions, like GELU or PReLU", "activation functions"),
+        ("Summarise results on the expressive power of transformers", "the expressive power of transformers"),
+    ],
+)
+def test_the_topic_of_requests_as_people_type_them(request_text: str, topic: str) -> None:
+    assert analyse(request_text).topic == topic
+
+
+@pytest.mark.parametrize("text", ["paper on crypto trading bots w/ NNs", "spiking net for self driving paper"])
+def test_a_bare_text_asking_for_one_paper_is_a_question(text: str) -> None:
+    assert not analyse(text).is_summary_request
+    assert analyse("papers on crypto trading bots").topic == "crypto trading bots"  # several papers: a summary
