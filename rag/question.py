@@ -143,29 +143,29 @@ _REQUEST = re.compile(
     (?:
         (?:summari[sz]e|sum\s+up|recap|survey)
       | (?:give|show|get)\s+(?:me\s+|us\s+)?(?:an?\s+|the\s+)?(?:short\s+|brief\s+|quick\s+)?
-        (?:summary|overview|rundown|run-down|big\s+picture|survey)(?:\s+(?:of|on|about|abt))?
-      | (?:write|make)\s+(?:me\s+)?an?\s+(?:summary|overview)(?:\s+(?:of|on|about|abt))?
-      | (?:an?\s+)?(?:summary|overview|survey|rundown)\s+(?:of|on|about|abt)
+        (?:summary|overview|rundown|run-down|big\s+picture|survey)(?:\s+(?:of|on|about))?
+      | (?:write|make)\s+(?:me\s+)?an?\s+(?:summary|overview)(?:\s+(?:of|on|about))?
+      | (?:an?\s+)?(?:summary|overview|survey|rundown)\s+(?:of|on|about)
       | what\s+(?:does|do)\s+(?:the|this)\s+(?:collection|corpus|papers?|abstracts)(?:\s+here)?\s+
-        (?:cover|say|have|contain|report|find|tell\s+(?:me|us))\s+(?:on|about|abt|regarding|for|of)
+        (?:cover|say|have|contain|report|find|tell\s+(?:me|us))\s+(?:on|about|regarding|for|of)
       | what\s+do\s+(?:these|the|those)\s+(?:papers|abstracts|works|studies)(?:\s+here)?\s+
-        (?:say|report|find|propose|show|tell\s+(?:me|us))\s+(?:on|about|abt|regarding|of)
-      | what\s+(?:has|have)\s+(?:the\s+|this\s+)?(?:collection|corpus|papers?)\s+(?:got|to\s+say)\s+(?:on|about|abt)
-      | what(?:'s|\s+is)\s+(?:in\s+)?(?:here|there|the\s+collection|this\s+collection)\s+(?:on|about|abt|for)
-      | (?:tell\s+me|tell\s+us)\s+(?:about|abt)(?=\s+(?:the\s+)?(?:work|research|papers|literature|studies)\b)
+        (?:say|report|find|propose|show|tell\s+(?:me|us))\s+(?:on|about|regarding|of)
+      | what\s+(?:has|have)\s+(?:the\s+|this\s+)?(?:collection|corpus|papers?)\s+(?:got|to\s+say)\s+(?:on|about)
+      | what(?:'s|\s+is)\s+(?:in\s+)?(?:here|there|the\s+collection|this\s+collection)\s+(?:on|about|for)
+      | (?:tell\s+me|tell\s+us)\s+about(?=\s+(?:the\s+)?(?:work|research|papers|literature|studies)\b)
     )\s+(?P<rest>.+)$""",
     re.IGNORECASE | re.VERBOSE,
 )
 _WORK_ON = re.compile(
-    r"^(?:(?:all|the)\s+)?(?:work|research|papers|literature|studies|articles)\s+(?:here\s+)?(?:on|about|abt|in|into)\s+(?P<rest>.+)$",
+    r"^(?:(?:all|the)\s+)?(?:work|research|papers|literature|studies|articles)\s+(?:here\s+)?(?:on|about|in|into)\s+(?P<rest>.+)$",
     re.IGNORECASE,
 )
 # what may stand between the request and its topic: "what the collection says about", "the work on"
 _TOPIC_LEAD = re.compile(
     r"^(?:(?:what|how)\s+)?(?:the\s+|these\s+|this\s+)?(?:collection|corpus|papers?|abstracts)?(?:'s)?\s*"
     r"(?:(?:says?|reports?|finds?|proposes?|covers?|has|have|deals?\s+with|handles?|treats?|addresses|do\s+with)\s+)?"
-    r"(?:(?:about|abt|on|of|regarding)\s+)?(?:(?:that|which)\s+(?:describe|use|study|propose|cover|address)\s+)?"
-    r"(?:(?:the\s+)?(?:work|research|papers|literature|studies|results|findings)\s+(?:here\s+)?(?:on|about|abt|in)\s+)?",
+    r"(?:(?:about|on|of|regarding)\s+)?(?:(?:that|which)\s+(?:describe|use|study|propose|cover|address)\s+)?"
+    r"(?:(?:the\s+)?(?:work|research|papers|literature|studies|results|findings)\s+(?:here\s+)?(?:on|about|in)\s+)?",
     re.IGNORECASE,
 )
 # where the topic ends and its elaboration begins: "object detectors? yolo, faster r-cnn ..."
@@ -195,9 +195,14 @@ _ASKS_WITHIN = re.compile(r"\b(?:what|whats|which|how|why|who|when|where|whose|w
 _ONE_PAPER = re.compile(r"^\s*(?:the\s+|a\s+)?paper\b|\bpaper\s*$", re.IGNORECASE)
 
 
+# "abt": how "about" is typed in a hurry ("tell me abt the work on X")
+_ABT = re.compile(r"\babt\b", re.IGNORECASE)
+
+
 def summary_request(text: str) -> tuple[str, str] | None:
     """For a request for a summary, its topic as shown ("object detectors") and as searched for
     (the whole request after "Summarize", elaboration included); None for anything else."""
+    text = _ABT.sub("about", text)
     match = _REQUEST.match(text) or _WORK_ON.match(text)
     if match:
         rest = match.group("rest")

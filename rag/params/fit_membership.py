@@ -128,22 +128,29 @@ def figures(rows: list[Row], scores: np.ndarray[Any, Any], threshold: float, siz
     }
 
 
+def own_sizes(rows: list[Row], sizes: dict[str, int]) -> dict[str, int]:
+    """The gold sizes of the rows' own topics: a topic without rows among them would count as
+    found by nothing."""
+    topics = {r["topic"] for r in rows}
+    return {t: n for t, n in sizes.items() if t in topics}
+
+
 def scored(
     params: dict[str, Any], cut: float, held: list[Row], names: tuple[str, ...], sizes: dict[str, int]
 ) -> dict[str, Any]:
     """The figures of topics a fit never saw, decided at margin `cut`."""
-    topics = {r["topic"] for r in held}
-    return figures(
-        held, margins(params, _xy(held, names)[0]) - cut, 0.0, {t: n for t, n in sizes.items() if t in topics}
-    )
+    return figures(held, margins(params, _xy(held, names)[0]) - cut, 0.0, own_sizes(held, sizes))
+
+
+def _print_figures(name: str, f: dict[str, Any]) -> None:
+    print(f"  {name:<10} " + "  ".join(f"{k} {v}" for k, v in f.items()))
 
 
 def choose_threshold(rows: list[Row], scores: np.ndarray[Any, Any], sizes: dict[str, int]) -> float:
     """The margin that balances coverage and precision best (their harmonic mean) on these rows.
-    Only their own topics count: a topic without rows here would count as found by nothing, and
-    pull the choice towards coverage (before session 16 the held-out fold's topics did)."""
-    topics = {r["topic"] for r in rows}
-    sizes = {t: n for t, n in sizes.items() if t in topics}
+    Only their own topics count (`own_sizes`): before session 16 the held-out fold's topics
+    counted as found by nothing, which pulled the choice towards coverage."""
+    sizes = own_sizes(rows, sizes)
     best, chosen = -1.0, 0.0
     for t in np.linspace(-4, 4, 161):
         f = figures(rows, scores, float(t), sizes)
@@ -190,10 +197,9 @@ def main() -> int:
     for name in [*TOPIC_SETS, "pooled"]:
         chosen = [i for i, r in enumerate(rows) if name == "pooled" or r["set"] == name]
         subset = [rows[i] for i in chosen]
-        topics = {r["topic"] for r in subset}
-        f = figures(subset, decided[chosen], 0.0, {t: n for t, n in sizes.items() if t in topics})
+        f = figures(subset, decided[chosen], 0.0, own_sizes(subset, sizes))
         per_set[name] = f
-        print(f"  {name:<10} " + "  ".join(f"{k} {v}" for k, v in f.items()))
+        _print_figures(name, f)
 
     params = _fit(rows, names)
     margin = choose_threshold(rows, oof(rows, FOLDS, names), sizes)
@@ -205,13 +211,13 @@ def main() -> int:
     unseen = {}
     for name in CHECK_SETS:
         unseen[name] = scored(params, margin, [r for r in checks if r["set"] == name], names, sizes)
-        print(f"  {name:<10} " + "  ".join(f"{k} {v}" for k, v in unseen[name].items()))
+        _print_figures(name, unseen[name])
     print("leave one set out over all the topic sets (what fitting on every set would give):")
     for name in (*TOPIC_SETS, *CHECK_SETS):
         train = [r for r in every if r["set"] != name]
         cut = choose_threshold(train, oof(train, FOLDS, names), sizes)
         f = scored(_fit(train, names), cut, [r for r in every if r["set"] == name], names, sizes)
-        print(f"  {name:<10} " + "  ".join(f"{k} {v}" for k, v in f.items()))
+        _print_figures(name, f)
     if args.report or args.words:
         return 0
     params["provenance"] = provenance(
