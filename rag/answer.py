@@ -46,7 +46,7 @@ from rag.lead import Lead, OnText, write_lead
 from rag.linear import LinearModel
 from rag.prompts import Template, load_template
 from rag.question import Question, analyse
-from rag.render import answer_text, citations, join, refusal_text, titles_lead, within
+from rag.render import answer_text, citations, join, premise_refusal, refusal_text, titles_lead, within
 from rag.retrieval import PaperHit, Retrieval, Retriever
 from rag.settings import Settings
 from rag.support import SupportChecker, names_in, numbers_in
@@ -235,7 +235,19 @@ class Answerer:
 
         if not coverage.covered:
             answer.refused = True
-            answer.answer = refusal_text(retrieval.papers)
+            if coverage.contradiction is not None:
+                # refused and corrected: the source sentence that says otherwise, cited; the
+                # premise itself is never repeated
+                paper_id, sentence = coverage.contradiction
+                best = found.papers[0]
+                source = Source(1, paper_id, best.paper.title, (sentence,), tuple(best.sentences))
+                answer.sentences = [AnswerSentence(sentence, [1], True, 1.0, kind="quote", check="quote")]
+                answer.answer = join(premise_refusal(answer.sentences[0]))
+                answer.citations = citations(answer.sentences, [source])
+                answer.evidence = [source]
+                answer.notes.append("the question takes as given what its source says the opposite of")
+            else:
+                answer.answer = refusal_text(retrieval.papers)
             if coverage.missing_terms:
                 answer.notes.append("the top papers lack: " + ", ".join(coverage.missing_terms))
             if on_text:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rag.errors import ConfigError, QuestionError
 from rag.params import read
-from rag.text import STOP, content_terms, named_terms
+from rag.text import STOP, content_terms, named_terms, stated_direction
 
 _AUX = r"(?:is|are|was|were|does|do|did|can|could|will|would|has|have|had)"
 _MEASURE = (
@@ -193,6 +193,65 @@ _ASKS_WITHIN = re.compile(r"\b(?:what|whats|which|how|why|who|when|where|whose|w
 # "spiking net for self driving paper" (5 of the 25 questions the opened sets had taken for
 # summaries; /tmp/s16/detect.py, docs/decisions.md)
 _ONE_PAPER = re.compile(r"^\s*(?:the\s+|a\s+)?paper\b|\bpaper\s*$", re.IGNORECASE)
+# a bare text that ends by naming a measure asks for it: "u2net model size", "usb fixmatch gpu
+# days", "bilinear kb embedding freebase accuracy" (6 of the 11 bare texts the opened sets had
+# taken for summaries; none of their 18 bare topics ends so; /tmp/s17/bare.py, docs/decisions.md).
+# Singular measures only: plurals end topics ("adaptive learning rates", "gnns for music scores").
+# "resnet accuracy on imagenet" asks the same with what it is measured on after it.
+_MEASURES = (
+    r"rate|size|accuracy|acc|speed-?up|percentage|ratio|cost|latency|throughput|error|score|budget|depth|"
+    r"width|length|duration|temperature|epochs|iterations|steps|days|hours|params|parameters|fps|lr|flops"
+)
+_ENDS_IN_MEASURE = re.compile(
+    rf"\b(?:{_MEASURES})(?:\s*[.!]?\s*$|\s+(?:on|for|of|at|with)\s+\S+(?:\s+\S+)?\s*[.!]?\s*$)",
+    re.IGNORECASE,
+)
+# "gumbel softmax trick explained", "nnU-Net meaning": a bare text asking what something is
+_ASKS_DEFINITION = re.compile(r"\b(?:explained|meaning|definition|defined)\s*[.!]?\s*$", re.IGNORECASE)
+# a topic as shown starts with its noun, not an article: "adversarial robustness", not "the ..."
+_ARTICLE = re.compile(r"^(?:the|an?)\s+(?=\S)", re.IGNORECASE)
+
+
+# a question that asks why, not a clause about why ("the theory paper on why graph networks lose
+# information ...")
+_ASKS_WHY = re.compile(r"^\s*(?:(?:so|and|but|ok|then)[\s,]+)?why\b|[,;:?]\s*why\b|\band\s+why\b", re.IGNORECASE)
+
+
+# "what is X?" in the ways people ask it, X in group "x": "What is NorMuon?", "what's a KAN",
+# "what does NorMuon do", "NorMuon: what is it?", "what is meant by benign overfitting",
+# "explain MEDUSA", "NorMuon?" (the wordings of def-da/db's 100 blind questions, session 16)
+_ARTICLE_X = r"(?:(?:a|an|the|this|these|that|those)\s+)?"
+_THING = r"(?P<x>[^?:]+?)"
+_THING_END = r"(?:\s+thing)?\s*[?.!]?\s*$"
+_DEFINITIONAL = tuple(
+    re.compile(pattern, re.IGNORECASE)
+    for pattern in (
+        rf"^\s*what\s+is\s+meant\s+by\s+{_ARTICLE_X}{_THING}{_THING_END}",
+        rf"^\s*what\s+(?:kind|sort|type)\s+of\s+\w+\s+(?:is|are)\s+{_ARTICLE_X}{_THING}{_THING_END}",
+        rf"^\s*what\s+(?:does|do)\s+{_ARTICLE_X}{_THING}\s+(?:do|mean|stand\s+for){_THING_END}",
+        rf"^\s*(?:what|whats|what's|wat)\s*(?:\s(?:is|are|was|were)\s+|'s\s+|\s+){_ARTICLE_X}{_THING}{_THING_END}",
+        rf"^\s*{_ARTICLE_X}{_THING}\s*[:,\u2013\u2014-]?\s*what\s+(?:is|are)\s+(?:it|they|that|this|those)"
+        rf"(?:\s*,[^?]*)?{_THING_END}",
+        rf"^\s*(?:explain|define|describe)\s+{_ARTICLE_X}{_THING}{_THING_END}",
+        rf"^\s*{_THING}\s*\?\s*$",
+    )
+)
+# what may follow the thing without being part of it: "ULR for nn training", "over-squashing in
+# gnns", "superconductivity, simply put"
+_THING_CONTEXT = re.compile(r"\s*,.*$|\s+(?:for|in|on|within|used\s+in|from)\s+.*$", re.IGNORECASE)
+# a property of something ("the learning rate of DCGAN") or a question within is not a thing
+_NOT_A_THING = re.compile(r"\b(?:what|which|who|how|why|when|where|does|do|did|is|are|of|best|between|vs)\b", re.I)
+_THING_WORDS = 5  # a thing is named in a few words; a longer text asks something else
+
+
+def defined_thing(text: str) -> str:
+    """What a "what is X?" question asks to have defined ("NorMuon"), or ""."""
+    for pattern in _DEFINITIONAL:
+        found = pattern.match(text)
+        if found:
+            thing = _THING_CONTEXT.sub("", found.group("x")).strip(" ,.'\"")
+            return thing if 0 < len(thing.split()) <= _THING_WORDS and not _NOT_A_THING.search(thing) else ""
+    return ""
 
 
 # "abt": how "about" is typed in a hurry ("tell me abt the work on X")
@@ -215,13 +274,15 @@ def summary_request(text: str) -> tuple[str, str] | None:
         and len(text.split()) <= _BARE_WORDS
         and not _ASKS_WITHIN.search(text)
         and not _ONE_PAPER.search(text)
+        and not _ENDS_IN_MEASURE.search(text)
+        and not _ASKS_DEFINITION.search(text)
     ):
         rest = text  # a bare topic
     else:
         return None
     rest = _WORK_ON.sub(r"\g<rest>", _TOPIC_LEAD.sub("", rest.strip(), count=1)).strip()
     query = re.sub(r"[?.!]\s+(?:give|show|tell|sum|and\s+give)\b.*$", "", rest, flags=re.I).strip(" ?.!")
-    shown = _TOPIC_TAIL.sub("", _TOPIC_END.split(rest, maxsplit=1)[0]).strip(" ,.?!")
+    shown = _ARTICLE.sub("", _TOPIC_TAIL.sub("", _TOPIC_END.split(rest, maxsplit=1)[0]).strip(" ,.?!"))
     if not shown:
         return None
     return shown, query or shown
@@ -245,6 +306,8 @@ class Question:
     phrases: tuple[str, ...] = ()  # its runs of content words: "GPUs", "pretrain", "1.1B model"
     topic: str | None = None  # for a request for a summary, its topic as shown: "object detectors"
     topic_query: str | None = None  # and as searched for: the request after "Summarize", elaboration included
+    premise: int = 0  # what a "why" question takes as given: 1 something rises or wins, -1 it falls or loses
+    defined: str = ""  # what a "what is X?" question asks to have defined: "NorMuon"
 
     @property
     def is_summary_request(self) -> bool:
@@ -284,6 +347,8 @@ def analyse(text: str, max_chars: int = 2000) -> Question:
         phrases=tuple(_phrases(text)),
         topic=summary[0] if summary else None,
         topic_query=summary[1] if summary else None,
+        premise=stated_direction(text) if _ASKS_WHY.search(text) else 0,
+        defined=defined_thing(text) if summary is None else "",
     )
 
 

@@ -27,6 +27,14 @@ def refusal_text(nearest: Sequence[PaperHit]) -> str:
     return text
 
 
+PREMISE_REFUSAL = "The collection does not support what this question takes as given. Its source says otherwise:"
+
+
+def premise_refusal(quote: AnswerSentence) -> list[str]:
+    """A refusal that corrects: the question's premise is not repeated, the source's word is quoted."""
+    return [PREMISE_REFUSAL, f"> {shown(quote)}"]
+
+
 def titles_lead(sources: Sequence[Source]) -> AnswerSentence:
     """The lead of an answer about several papers: their titles, each cited."""
     listed = "; ".join(f'"{s.title}" [{s.n}]' for s in sources)

@@ -33,7 +33,7 @@ import numpy as np
 from rag.chunking import split_sentences
 from rag.embedding import Embedder
 from rag.question import Question
-from rag.text import NUMBER, content_terms, fold, mentions, named_terms, spelled_out
+from rag.text import NEGATION, NUMBER, content_terms, direction, fold, mentions, named_terms, spelled_out
 from rag.types import AnswerSentence, Source
 
 _CACHE_LIMIT = 100_000  # sentence vectors kept (1.5 KiB each)
@@ -43,17 +43,6 @@ _META = re.compile(
     r"paragraph|context|information)\b|\b(?:this|the)\s+(?:paper|study|work|research)\s+(?:is|was|provides|"
     r"describes|discusses|explains|presents|talks|focuses|gives)\b",
     re.IGNORECASE,
-)
-_NEGATION = re.compile(r"\b(?:not|no|never|without|cannot|neither|nor|lacks?|fails?\s+to|unable)\b|n't\b", re.I)
-_UP = re.compile(
-    r"\b(?:better|outperform\w*|beats?|superior|higher|faster|more|improv\w+|increas\w+|larger|stronger|"
-    r"exceed\w*|surpass\w*|gains?|boosts?)\b",
-    re.I,
-)
-_DOWN = re.compile(
-    r"\b(?:worse|underperform\w*|inferior|lower|slower|less|fewer|degrad\w+|decreas\w+|smaller|weaker|"
-    r"drops?|loses?|reduc\w+)\b",
-    re.I,
 )
 # a token with symbols a name may carry: "Switch-NeRF++", "U^2-Net", "C++"
 _SYMBOL_NAME = re.compile(r"(?<!\S)[\w^-]*\w[+^][\w+^-]*")
@@ -67,11 +56,6 @@ class Thresholds:
     words_in_place: float = 0.6  # share of the sentence's content words found where it draws on
     cosine: float = 0.6  # its cosine to that place
     claim_words: int = 3  # content words beyond the question's that make a claim
-
-
-def _direction(text: str) -> int:
-    up, down = _UP.search(text) is not None, _DOWN.search(text) is not None
-    return 0 if up == down else (1 if up else -1)
 
 
 def numbers_in(text: str) -> list[str]:
@@ -164,9 +148,9 @@ class SupportChecker:
             return f"only {covered:.0%} of its words are where the claim is made", float(cosines[at])
         # 5. negation and direction
         aligned = context[at]
-        if bool(_NEGATION.search(sentence)) != bool(_NEGATION.search(aligned)):
+        if bool(NEGATION.search(sentence)) != bool(NEGATION.search(aligned)):
             return "negation differs from the source", float(cosines[at])
-        said, stated = _direction(sentence), _direction(place)
+        said, stated = direction(sentence), direction(place)
         if said and stated == -said:
             return "the comparison runs the other way in the source", float(cosines[at])
         # 6. meaning

@@ -218,3 +218,31 @@ def introduces_name(text: str, asked: Sequence[str]) -> bool:
     """Does the sentence name the paper's own contribution ("We present our predictor FLAN"),
     something not among `asked`?"""
     return _INTRODUCES.search(text) is not None and names_other(text, asked)
+
+
+# ---- what a text says happens: more or less, and whether it is denied ------------------------
+# (the support check compares a sentence's with its source's; a "why" question's presupposition
+# is compared with the answer's source the same way, rag.answerability.contradiction)
+NEGATION = re.compile(r"\b(?:not|no|never|without|cannot|neither|nor|lacks?|fails?\s+to|unable)\b|n't\b", re.I)
+_UP = re.compile(
+    r"\b(?:better|outperform\w*|beats?|superior|higher|faster|more|improv\w+|increas\w+|larger|stronger|"
+    r"exceed\w*|surpass\w*|gains?|boosts?)\b",
+    re.I,
+)
+_DOWN = re.compile(
+    r"\b(?:worse|underperform\w*|inferior|lower|slower|less|fewer|degrad\w+|decreas\w+|smaller|weaker|"
+    r"drops?|loses?|reduc\w+)\b",
+    re.I,
+)
+
+
+def direction(text: str) -> int:
+    """1 if the text says something rises or wins ("outperforms", "faster"), -1 if it falls or
+    loses ("worse", "drops"), 0 for neither or both."""
+    up, down = _UP.search(text) is not None, _DOWN.search(text) is not None
+    return 0 if up == down else (1 if up else -1)
+
+
+def stated_direction(text: str) -> int:
+    """`direction`, turned over by a denial: "does not improve" falls, "fails to lower" rises."""
+    return -direction(text) if NEGATION.search(text) else direction(text)

@@ -61,6 +61,8 @@ class Coverage:
     score: float
     signals: dict[str, float]
     missing_terms: tuple[str, ...] = field(default=())
+    # (paper id, sentence): the source sentence that says the opposite of the question's premise
+    contradiction: tuple[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +70,9 @@ class Coverage:
             "score": round(self.score, 3),
             "signals": {k: round(v, 3) for k, v in self.signals.items()},
             "missing_terms": list(self.missing_terms),
+            "contradiction": (
+                {"paper_id": self.contradiction[0], "sentence": self.contradiction[1]} if self.contradiction else None
+            ),
         }
 
 

@@ -36,9 +36,10 @@ def footer(citations: Sequence[Citation]) -> str:
 
 
 def answer_footer(answer: Answer) -> str:
-    """The footer an answer gets: none for a refusal (its text names the nearest papers) or a
-    summary (its Markdown ends with its own list of sources)."""
-    if answer.refused or answer.kind == "summary":
+    """The footer an answer gets: none for a refusal that cites nothing (its text names the
+    nearest papers) or a summary (its Markdown ends with its own list of sources). A refusal that
+    quotes the source contradicting the question's premise cites it, so it gets one."""
+    if (answer.refused and not answer.citations) or answer.kind == "summary":
         return ""
     return footer(answer.citations)
 

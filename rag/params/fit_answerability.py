@@ -43,8 +43,18 @@ def with_answer_scores(rows: list[Row]) -> list[Row]:
             "answer_score": _sigmoid(max(s, default=-10.0)),
             "answer_score_best": _sigmoid(max(best, default=-10.0)),
         }
-        out.append({**r, "features": {**r["features"], **extra}})
+        out.append({**r, "features": {**r["features"], **extra}, "contradicted": contradicted(r, s)})
     return out
+
+
+def contradicted(row: Row, scores: Sequence[float] | np.ndarray[Any, Any]) -> bool:
+    """rag.answerability.contradiction on a pool row: the best paper's likeliest answer sentence,
+    by the sentence model's out-of-set scores, says the opposite of a "why" question's premise."""
+    premise = row.get("premise", 0)
+    ranked = [(-v, c["i"], c) for v, c in zip(scores, row["candidates"], strict=True) if c["paper"] == 0]
+    if not premise or not ranked:
+        return False
+    return bool(min(ranked, key=lambda t: (t[0], t[1]))[2].get("direction", 0) == -premise)
 
 
 def _sigmoid(z: float) -> float:
@@ -87,7 +97,8 @@ def evaluate(rows: list[Row], false_refusal: float, names: Sequence[str] = FEATU
         params = fit(*_matrix(train, names), names, C)
         held_rows = [r for r in rows if r["set"] == held]
         for r, m in zip(held_rows, margins(params, _matrix(held_rows, names)[0]), strict=True):
-            answered[r["qid"]] = bool(m >= threshold)
+            # the premise rule refuses whatever the model says (rag.answerability.decide)
+            answered[r["qid"]] = bool(m >= threshold) and not r.get("contradicted", False)
     return answered
 
 
@@ -153,6 +164,14 @@ def main() -> int:
     args = parser.parse_args()
     rows = with_answer_scores([r for r in pool(args.refresh) if r["set"] in FIT_SETS])
 
+    flagged = [r for r in rows if r["contradicted"]]
+    unanswerable = sum(not r["answerable"] for r in flagged)
+    premises = sum(r["sort"] == "false_premise" for r in flagged)
+    print(
+        "The premise rule (a source that says the opposite of a 'why' question's premise) refuses"
+        f" {len(flagged)} questions: {unanswerable} unanswerable ({premises} false premises),"
+        f" {len(flagged) - unanswerable} answerable.\n"
+    )
     print("The hand rules this replaces, on the same questions:")
     print(table(rows, {r["qid"]: old_rule(r) for r in rows}))
     for names, path, what in (

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.evidence import SENTENCE_FEATURES
+from rag.evidence import SENTENCE_FEATURES, definition_first
 from rag.params.fitting import (
     DEFINITION_SETS,
     FIT_SETS,
@@ -73,10 +73,11 @@ def loso_candidate_scores(rows: list[Row]) -> dict[str, np.ndarray[Any, Any]]:
 
 
 def _top_holds(row: Row, scores: np.ndarray[Any, Any]) -> bool:
-    order = sorted(
-        range(len(scores)), key=lambda k: (-scores[k], row["candidates"][k]["paper"], row["candidates"][k]["i"])
-    )
-    return bool(order) and row["candidates"][order[0]]["label"]
+    """Whether the lead the answer would take (rag.evidence.answer_candidates) holds a fact."""
+    cands = row["candidates"]
+    order = sorted(range(len(scores)), key=lambda k: (-scores[k], cands[k]["paper"], cands[k]["i"]))
+    order = definition_first(order, [c["paper"] for c in cands], [c["features"]["defines"] for c in cands])
+    return bool(order) and cands[order[0]]["label"]
 
 
 def _cosine_first(row: Row) -> bool:

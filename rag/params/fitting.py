@@ -93,6 +93,7 @@ def _compute() -> list[Row]:
     from rag.linear import LinearModel
     from rag.service import RagService
     from rag.settings import Settings
+    from rag.text import stated_direction
 
     service = RagService(Settings())
     service.ensure_ingested()
@@ -121,7 +122,15 @@ def _compute() -> list[Row]:
                 paper = evidence.papers[rank]
                 sentence = paper.sentences[i]
                 holds = paper.paper.title in q.gold_titles and any(fact_found(f, sentence) for f in q.answer_facts)
-                candidates.append({"paper": rank, "i": i, "label": holds, "features": _rounded(values)})
+                candidates.append(
+                    {
+                        "paper": rank,
+                        "i": i,
+                        "label": holds,
+                        "features": _rounded(values),
+                        "direction": stated_direction(sentence),  # for the premise rule (rag.answerability)
+                    }
+                )
             rows.append(
                 {
                     "set": name,
@@ -130,6 +139,7 @@ def _compute() -> list[Row]:
                     "kind": q.kind,
                     "sort": q.sort,
                     "phrasing": q.phrasing,
+                    "premise": question.premise,
                     "features": _rounded(
                         {
                             k: v

@@ -217,6 +217,19 @@ def test_a_refusal_has_no_footer(client: TestClient) -> None:
     assert "Sources:" not in message["choices"][0]["message"]["content"]
 
 
+def test_a_premise_its_source_contradicts_is_refused_with_the_source_quoted_and_listed(
+    client: TestClient, model: ScriptedModel
+) -> None:
+    # the Tversky abstract: "... reduces perplexity by 7.5% ..."
+    asked = chat("Why do Tversky projection layers make the language model's perplexity higher?")
+    message = client.post("/v1/chat/completions", json=asked).json()["choices"][0]["message"]
+    assert message["refused"] is True and model.calls == []
+    assert "says otherwise" in message["content"] and "reduces perplexity by 7.5%" in message["content"]
+    assert "higher" not in message["content"]
+    assert [c["title"] for c in message["citations"]][0].startswith("Tversky")
+    assert message["content"].rstrip().splitlines()[-1].startswith("[1] Tversky")  # the footer lists it
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [

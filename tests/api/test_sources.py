@@ -16,13 +16,16 @@ def test_the_footer_lists_each_citation_on_one_line() -> None:
     assert footer([]) == ""
 
 
-def test_refusals_and_summaries_get_no_footer() -> None:
+def test_refusals_that_cite_nothing_and_summaries_get_no_footer() -> None:
     answer = Answer("q", "text [1]", refused=False, mode="generative", model="m", prompt="p", citations=[GROKKING])
 
     assert answer_footer(answer).endswith("[1] Grokking: Generalization Beyond Overfitting")
+    # a refusal that quotes the source contradicting the question's premise cites it
     answer.refused = True
+    assert answer_footer(answer).endswith("[1] Grokking: Generalization Beyond Overfitting")
+    answer.citations = []
     assert answer_footer(answer) == ""
-    answer.refused, answer.kind = False, "summary"
+    answer.refused, answer.kind, answer.citations = False, "summary", [GROKKING]
     assert answer_footer(answer) == ""
 
 

@@ -152,6 +152,32 @@ def test_off_topic_question_is_refused_without_calling_the_model(make_service: M
         assert paper.title in answer.answer
 
 
+# the Tversky abstract: "... reduces perplexity by 7.5% on the Penn Treebank dataset while using
+# 34.8% fewer parameters"
+REVERSED_PREMISE = "Why do Tversky projection layers make the language model's perplexity higher?"
+
+
+def test_a_why_question_whose_source_says_the_opposite_is_refused_with_the_source_quoted(
+    make_service: MakeService, tversky: str
+) -> None:
+    service, fake = make_service("This must never be seen [1].")
+    answer = service.ask(REVERSED_PREMISE)
+    assert answer.refused is True and len(fake.calls) == 0
+    assert answer.coverage is not None and answer.coverage.contradiction is not None
+    assert "reduces perplexity by 7.5%" in answer.coverage.contradiction[1]
+    # the refusal corrects: it quotes and cites the source's sentence, and never says "higher"
+    assert "says otherwise" in answer.answer and "reduces perplexity by 7.5%" in answer.answer
+    assert "higher" not in answer.answer
+    assert [c.title for c in answer.citations] == [tversky]
+    assert answer.coverage.to_dict()["contradiction"]["sentence"] == answer.coverage.contradiction[1]
+
+
+def test_a_why_question_whose_source_agrees_is_not_contradicted(make_service: MakeService) -> None:
+    service, _ = make_service("unused")
+    answer = service.ask("Why do Tversky projection layers make the language model's perplexity lower?")
+    assert answer.coverage is not None and answer.coverage.contradiction is None
+
+
 @pytest.mark.parametrize("how", ["argument", "setting"])
 def test_extractive_mode_never_calls_the_model_and_cites_every_sentence(
     make_service: MakeService, fixture_papers: list, how: str

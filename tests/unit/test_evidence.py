@@ -17,6 +17,7 @@ from rag.evidence import (
     PaperEvidence,
     SeveralSources,
     candidate_features,
+    defines,
     in_context,
     pick_sentences,
     quote_counts,
@@ -240,3 +241,20 @@ def test_a_several_paper_answer_cites_the_likeliest_members_above_the_bar() -> N
     assert [h.paper_id for h in SeveralSources(0.45, 2).choose(candidates)] == ["a", "b"]
     assert SeveralSources(0.95, 5).choose(candidates) == []
     assert SeveralSources.from_dict({"threshold": 0.45, "max_sources": 4, "provenance": {}}) == SeveralSources(0.45, 4)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "thing", "score"),
+    [
+        ("We propose deep operator networks (DeepONets) to learn operators.", "DeepONets", 1.0),
+        ("A DeepONet consists of two sub-networks.", "deeponets", 1.0),
+        ("By presenting PredRNN, a new recurrent network, we ...", "PredRNN", 1.0),
+        ("We further propose a new curriculum learning strategy to force PredRNN to learn.", "PredRNN", 0.5),
+        ("Results on ImageNet improve by 2%.", "PredRNN", 0.0),
+        ("Anything at all.", "", 0.0),
+    ],
+)
+def test_a_sentence_that_defines_what_is_asked_is_told_from_one_that_names_it(
+    sentence: str, thing: str, score: float
+) -> None:
+    assert defines(sentence, thing) == score

@@ -156,7 +156,9 @@ def test_a_question_typed_without_its_mark_is_not_a_bare_topic(text: str) -> Non
             "wide networks behaving like Gaussian processes",
         ),
         ("overview of activation functions, like GELU or PReLU", "activation functions"),
-        ("Summarise results on the expressive power of transformers", "the expressive power of transformers"),
+        # a topic as shown starts with its noun
+        ("Summarise results on the expressive power of transformers", "expressive power of transformers"),
+        ("Summarize the adversarial robustness of neural networks", "adversarial robustness of neural networks"),
     ],
 )
 def test_the_topic_of_requests_as_people_type_them(request_text: str, topic: str) -> None:
@@ -167,3 +169,55 @@ def test_the_topic_of_requests_as_people_type_them(request_text: str, topic: str
 def test_a_bare_text_asking_for_one_paper_is_a_question(text: str) -> None:
     assert not analyse(text).is_summary_request
     assert analyse("papers on crypto trading bots").topic == "crypto trading bots"  # several papers: a summary
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "u2net model size",
+        "usb fixmatch gpu days",
+        "conv kernel machine cifar10 acc",
+        "resnet accuracy on imagenet",  # what it is measured on may follow
+        "gumbel softmax trick explained",  # asks what something is
+    ],
+)
+def test_a_bare_text_asking_for_a_measure_or_a_meaning_is_a_question(text: str) -> None:
+    assert not analyse(text).is_summary_request
+    # a plural measure ends a topic, and a measure may start one
+    assert analyse("adaptive learning rates for transformers").topic == "adaptive learning rates for transformers"
+    assert analyse("error bounds for deep nets").topic == "error bounds for deep nets"
+
+
+@pytest.mark.parametrize(
+    ("text", "premise"),
+    [
+        ("Why is GELU worse than ReLU?", -1),
+        ("why do diffusion models beat GANs", 1),
+        ("Why does the aligner not improve timing errors?", -1),  # a denial turns it over
+        ("So why does depth help less here?", -1),
+        ("In the paper on why graph networks lose information, does depth help?", 0),  # a clause, not the ask
+        ("What makes GELU better than ReLU?", 0),
+    ],
+)
+def test_a_why_question_reads_the_direction_it_takes_as_given(text: str, premise: int) -> None:
+    assert analyse(text).premise == premise
+
+
+@pytest.mark.parametrize(
+    ("text", "thing"),
+    [
+        ("What is NorMuon?", "NorMuon"),
+        ("what's a KAN", "KAN"),
+        ("What does NorMuon do?", "NorMuon"),
+        ("NorMuon: what is it?", "NorMuon"),
+        ("what is meant by benign overfitting", "benign overfitting"),
+        ("what's over-squashing in gnns", "over-squashing"),  # the context is not the thing
+        ("explain MEDUSA in medical imaging", "MEDUSA"),
+        ("NorMuon?", "NorMuon"),
+        ("What is the learning rate of DCGAN?", ""),  # a property, not a thing
+        ("How does NorMuon work?", ""),
+        ("summarize the work on grokking", ""),  # a summary request
+    ],
+)
+def test_what_a_what_is_question_asks_to_have_defined(text: str, thing: str) -> None:
+    assert analyse(text).defined == thing

@@ -35,7 +35,15 @@ def test_an_answer_serializes_its_kind_coverage_and_rounded_figures() -> None:
         "kind": "quote",
         "check": "",
     }
-    assert data["coverage"] == {"covered": True, "score": 0.712, "signals": {"dense": 0.5}, "missing_terms": ["X"]}
+    assert data["coverage"] == {
+        "covered": True,
+        "score": 0.712,
+        "signals": {"dense": 0.5},
+        "missing_terms": ["X"],
+        "contradiction": None,
+    }
+    refused = Coverage(False, 0.9, {}, ("a premise its source contradicts",), ("p", "X is faster."))
+    assert refused.to_dict()["contradiction"] == {"paper_id": "p", "sentence": "X is faster."}
     assert data["timings"] == {"total_ms": 12.3, "first_token_ms": None}
 
 
