@@ -18,6 +18,7 @@ from rag.evidence import (
     SeveralSources,
     candidate_features,
     defines,
+    definition_first,
     in_context,
     pick_sentences,
     quote_counts,
@@ -258,3 +259,12 @@ def test_a_sentence_that_defines_what_is_asked_is_told_from_one_that_names_it(
     sentence: str, thing: str, score: float
 ) -> None:
     assert defines(sentence, thing) == score
+
+
+def test_the_likeliest_sentence_that_defines_what_is_asked_leads_if_it_is_of_the_best_paper() -> None:
+    # candidates 0-3, likeliest first: 2 (paper 0), 0 (paper 0), 3 (paper 1), 1 (paper 0)
+    order, papers = [2, 0, 3, 1], [0, 0, 0, 1]
+    assert definition_first(order, papers, [0.0, 1.0, 0.5, 0.0]) == [1, 2, 0, 3]
+    assert definition_first(order, papers, [1.0, 1.0, 0.5, 0.0]) == [0, 2, 3, 1]  # the likeliest of two
+    assert definition_first(order, papers, [0.0, 0.0, 0.5, 1.0]) == order  # another paper's: no change
+    assert definition_first([], [], []) == []
