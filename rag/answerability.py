@@ -221,9 +221,10 @@ def contradiction(
 ) -> tuple[str, str] | None:
     """(paper id, sentence) when the best paper's likeliest answer says the opposite of what a "why"
     question takes as given ("Why is GELU worse than ReLU?" against "... find performance
-    improvements across all ..."). On the pool (1,197 questions, leave one set out) refusing these
-    took refusal 0.543 -> 0.559 at false refusal 0.043 -> 0.043: 12 questions flagged, all false
-    premises, 7 of them answered before (/tmp/s17/premise.py, docs/decisions.md)."""
+    improvements across all ..."). On the pool (1,197 questions, leave one set out) it flags 12
+    questions, all false premises, 7 of which the model answered: refusal 0.543 -> 0.559 at false
+    refusal 0.043 with session 16's sentence model, 0.557 at 0.045 with session 17's
+    (/tmp/s17/premise.py, docs/decisions.md)."""
     if not question.premise or not evidence.papers:
         return None
     best = evidence.papers[0]

@@ -198,18 +198,18 @@ _ONE_PAPER = re.compile(r"^\s*(?:the\s+|a\s+)?paper\b|\bpaper\s*$", re.IGNORECAS
 # taken for summaries; none of their 18 bare topics ends so; /tmp/s17/bare.py, docs/decisions.md).
 # Singular measures only: plurals end topics ("adaptive learning rates", "gnns for music scores").
 # "resnet accuracy on imagenet" asks the same with what it is measured on after it.
-_MEASURES = (
+_SINGULAR_MEASURES = (
     r"rate|size|accuracy|acc|speed-?up|percentage|ratio|cost|latency|throughput|error|score|budget|depth|"
     r"width|length|duration|temperature|epochs|iterations|steps|days|hours|params|parameters|fps|lr|flops"
 )
 _ENDS_IN_MEASURE = re.compile(
-    rf"\b(?:{_MEASURES})(?:\s*[.!]?\s*$|\s+(?:on|for|of|at|with)\s+\S+(?:\s+\S+)?\s*[.!]?\s*$)",
+    rf"\b(?:{_SINGULAR_MEASURES})(?:\s*[.!]?\s*$|\s+(?:on|for|of|at|with)\s+\S+(?:\s+\S+)?\s*[.!]?\s*$)",
     re.IGNORECASE,
 )
 # "gumbel softmax trick explained", "nnU-Net meaning": a bare text asking what something is
 _ASKS_DEFINITION = re.compile(r"\b(?:explained|meaning|definition|defined)\s*[.!]?\s*$", re.IGNORECASE)
 # a topic as shown starts with its noun, not an article: "adversarial robustness", not "the ..."
-_ARTICLE = re.compile(r"^(?:the|an?)\s+(?=\S)", re.IGNORECASE)
+_LEADING_ARTICLE = re.compile(r"^(?:the|an?)\s+(?=\S)", re.IGNORECASE)
 
 
 # a question that asks why, not a clause about why ("the theory paper on why graph networks lose
@@ -282,7 +282,7 @@ def summary_request(text: str) -> tuple[str, str] | None:
         return None
     rest = _WORK_ON.sub(r"\g<rest>", _TOPIC_LEAD.sub("", rest.strip(), count=1)).strip()
     query = re.sub(r"[?.!]\s+(?:give|show|tell|sum|and\s+give)\b.*$", "", rest, flags=re.I).strip(" ?.!")
-    shown = _ARTICLE.sub("", _TOPIC_TAIL.sub("", _TOPIC_END.split(rest, maxsplit=1)[0]).strip(" ,.?!"))
+    shown = _LEADING_ARTICLE.sub("", _TOPIC_TAIL.sub("", _TOPIC_END.split(rest, maxsplit=1)[0]).strip(" ,.?!"))
     if not shown:
         return None
     return shown, query or shown

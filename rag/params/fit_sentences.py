@@ -72,12 +72,17 @@ def loso_candidate_scores(rows: list[Row]) -> dict[str, np.ndarray[Any, Any]]:
     return out
 
 
-def _top_holds(row: Row, scores: np.ndarray[Any, Any]) -> bool:
-    """Whether the lead the answer would take (rag.evidence.answer_candidates) holds a fact."""
+def _order(row: Row, scores: np.ndarray[Any, Any]) -> list[int]:
+    """The candidates in the order the answer takes them (rag.evidence.answer_candidates)."""
     cands = row["candidates"]
     order = sorted(range(len(scores)), key=lambda k: (-scores[k], cands[k]["paper"], cands[k]["i"]))
-    order = definition_first(order, [c["paper"] for c in cands], [c["features"]["defines"] for c in cands])
-    return bool(order) and cands[order[0]]["label"]
+    return definition_first(order, [c["paper"] for c in cands], [c["features"]["defines"] for c in cands])
+
+
+def _top_holds(row: Row, scores: np.ndarray[Any, Any]) -> bool:
+    """Whether the lead the answer would take holds a fact."""
+    order = _order(row, scores)
+    return bool(order) and row["candidates"][order[0]]["label"]
 
 
 def _cosine_first(row: Row) -> bool:
@@ -92,8 +97,7 @@ def _with_quotes(
     `budget` words) hold a fact, and the words shown (p50, p90): the trade rag.evidence.compose makes."""
     holds, words = [], []
     for r in questions:
-        s, c = scored[r["qid"]], r["candidates"]
-        order = sorted(range(len(s)), key=lambda k: (-s[k], c[k]["paper"], c[k]["i"]))
+        c, order = r["candidates"], _order(r, scored[r["qid"]])
         if not order:
             continue
         chosen, count = [order[0]], c[order[0]]["features"]["words"] * 50
