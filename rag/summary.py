@@ -213,9 +213,21 @@ _STATES = re.compile(
 )
 
 
-def shared_phrase(texts: Sequence[str], stats: TermStatistics, avoid: frozenset[str]) -> str:
+# a group label's words must be in at most this share of the collection's papers
+# (/tmp/s17/labels.py: "Neural", "Learn", "Deep" labelled groups at 0.2, the support check's
+# COMMON_SHARE)
+GENERIC_SHARE = 0.1
+
+
+def shared_phrase(
+    texts: Sequence[str], stats: TermStatistics, avoid: frozenset[str], titles: Sequence[str] = ()
+) -> str:
     """A phrase of one to three words that most of the texts share, rarest in the collection
-    first: what a group's papers have in common. Words of the topic itself (`avoid`) name no group."""
+    first: what a group's papers have in common. Words of the topic itself (`avoid`) name no group.
+    With `titles` (the group's), a phrase must be in one of them or be written as a name
+    ("GNNs", "NAS"): words the abstracts share in passing ("has", "yet", "instead", "takes")
+    labelled a third of the groups of the opened topic sets' summaries (/tmp/s17/labels.py)."""
+    in_titles = " ".join(t.lower() for t in titles)
     counts: Counter[str] = Counter()
     spelled: dict[str, Counter[str]] = {}  # how each phrase is written: "SNN", not "snn"
     for text in texts:
@@ -236,6 +248,11 @@ def shared_phrase(texts: Sequence[str], stats: TermStatistics, avoid: frozenset[
         terms = content_terms(gram)
         if not terms or terms <= avoid:
             return -1.0
+        if titles and gram not in in_titles and not any(c.isupper() for c in written(gram)[1:]):
+            return -1.0
+        # a word in many of the collection's papers ("neural", "learn", "without") names no group
+        if all(stats.df.get(t, 0) > GENERIC_SHARE * stats.n for t in terms):
+            return -1.0
         rarity = sum(stats.idf(t) for t in terms) / len(terms)
         return counts[gram] * rarity * (1.0 + 0.3 * (len(gram.split()) - 1))
 
@@ -248,7 +265,7 @@ def shared_phrase(texts: Sequence[str], stats: TermStatistics, avoid: frozenset[
     # than a plain word ("prove").
     shared = sorted(g for g, c in counts.items() if c >= need)
     best = max(shared, key=lambda g: (value(g), written(g)[0].isupper()), default="")
-    return written(best) if best else ""
+    return written(best) if best and value(best) > 0 else ""
 
 
 class Summarizer:
@@ -582,8 +599,10 @@ class Summarizer:
                 singles.append(points[cluster[0]])
                 continue
             texts = [f"{used[i].paper.title}. {used[i].paper.abstract}" for i in cluster]
-            phrase = shared_phrase(texts, self.stats, avoid)
-            label = phrase[:1].upper() + phrase[1:] if phrase else "Related papers"  # "SNN" stays "SNN"
+            phrase = shared_phrase(texts, self.stats, avoid, [used[i].paper.title for i in cluster])
+            # "SNN" and "nnU-Net" keep their spelling; "graph networks" opens with a capital
+            named = any(c.isupper() for c in phrase.split()[0]) if phrase else False
+            label = (phrase if named else phrase[:1].upper() + phrase[1:]) if phrase else "Related papers"
             groups.append(Group(label, [points[i] for i in sorted(cluster)]))
         if singles:
             groups.append(Group("Other papers" if groups else "The papers", singles))

@@ -19,6 +19,8 @@ from rag.generation import FakeGenerator
 from rag.ingest import IngestReport
 from rag.service import RagService
 from rag.settings import Settings
+from rag.summary import shared_phrase
+from rag.text import TermStatistics, content_terms
 
 KAN_TITLES = {
     "KAN: Kolmogorov-Arnold Networks",
@@ -170,6 +172,21 @@ def test_a_group_label_is_the_same_whatever_the_string_hashing() -> None:
         for seed in range(6)
     }
     assert labels == {"GNNs"}
+
+
+def test_a_group_label_comes_from_its_titles_or_names_never_a_word_shared_in_passing() -> None:
+    texts = [
+        "Spiking transformers for vision. The model has sparse events and yet it is fast.",
+        "Energy-efficient spiking transformers. Our network has low power; yet accuracy stays high.",
+    ]
+    titles = ["Spiking transformers for vision", "Energy-efficient spiking transformers"]
+    # 40 other papers, a tenth of which say "network" and "high": generic words name no group
+    others = [f"Paper {i} on network design with high accuracy." if i % 4 == 0 else f"Paper {i}." for i in range(40)]
+    stats = TermStatistics([*texts, *others])
+    assert shared_phrase(texts, stats, frozenset(), titles).lower() == "spiking transformers"
+    # without a title to draw on, "has" and "yet" (in both abstracts) still do not label it
+    assert shared_phrase(texts, stats, frozenset(content_terms("spiking transformers")), titles) == ""
+    assert shared_phrase(["A study of SNNs.", "SNNs again."], stats, frozenset(), ["A", "B"]) == "SNNs"  # a name
 
 
 def test_title_vectors_are_the_embedded_titles_whatever_was_asked_before(service: RagService) -> None:
