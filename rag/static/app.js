@@ -164,8 +164,10 @@ async function ask(question) {
         renderSources(turn, delta.citations);
         renderEvidence(turn, delta.evidence);
         if (delta.refused) {
+          // a refusal that cites quotes the source contradicting the question's premise
+          const cited = (delta.citations || []).length > 0;
           turn.item.classList.add("refused");
-          turn.item.querySelector(".who").append(el("span", "badge", "not covered"));
+          turn.item.querySelector(".who").append(el("span", "badge", cited ? "premise contradicted" : "not covered"));
         }
         state.history.push({
           role: "assistant",

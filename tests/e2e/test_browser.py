@@ -151,6 +151,19 @@ def test_refusal_is_shown_as_not_covered(live_server: Callable[..., Any], page: 
         assert answer.locator("ol.sources").count() == 0
 
 
+def test_a_contradicted_premise_is_shown_as_such_with_its_source(live_server: Callable[..., Any], page: Page) -> None:
+    with live_server() as url:
+        page.goto(url)
+        ask(page, "Why do Tversky projection layers make the language model's perplexity higher?")
+        page.wait_for_selector("li.turn.assistant.done", timeout=TIMEOUT_MS)
+
+        answer = last_answer(page)
+        assert "refused" in (answer.get_attribute("class") or "")
+        assert answer.locator(".badge").text_content() == "premise contradicted"
+        assert "reduces perplexity by 7.5%" in answer.locator(".text").inner_text()
+        assert answer.locator("ol.sources li").first.inner_text().startswith("Tversky")
+
+
 def test_the_page_asks_for_the_key_when_the_server_needs_one(live_server: Callable[..., Any], page: Page) -> None:
     with live_server(api_key="k3y") as url:
         page.goto(url)
