@@ -139,29 +139,31 @@ def test_a_refusal_naming_the_planted_title_and_a_marked_up_question_stay_text(
         assert page.evaluate("window.__pwned") is None
 
 
-def test_refusal_is_shown_as_not_covered(live_server: Callable[..., Any], page: Page) -> None:
+@pytest.mark.parametrize(
+    ("question", "badge"),
+    [
+        ("Who wrote the novel Pride and Prejudice?", "not covered"),
+        # the Tversky abstract says perplexity goes down: the refusal quotes it, with its source
+        ("Why do Tversky projection layers make the language model's perplexity higher?", "premise contradicted"),
+    ],
+)
+def test_a_refusal_is_badged_by_what_it_found(
+    live_server: Callable[..., Any], page: Page, question: str, badge: str
+) -> None:
     with live_server() as url:
         page.goto(url)
-        ask(page, "Who wrote the novel Pride and Prejudice?")
+        ask(page, question)
         page.wait_for_selector("li.turn.assistant.done", timeout=TIMEOUT_MS)
 
         answer = last_answer(page)
         assert "refused" in (answer.get_attribute("class") or "")
-        assert answer.locator(".badge").text_content() == "not covered"
-        assert answer.locator("ol.sources").count() == 0
-
-
-def test_a_contradicted_premise_is_shown_as_such_with_its_source(live_server: Callable[..., Any], page: Page) -> None:
-    with live_server() as url:
-        page.goto(url)
-        ask(page, "Why do Tversky projection layers make the language model's perplexity higher?")
-        page.wait_for_selector("li.turn.assistant.done", timeout=TIMEOUT_MS)
-
-        answer = last_answer(page)
-        assert "refused" in (answer.get_attribute("class") or "")
-        assert answer.locator(".badge").text_content() == "premise contradicted"
-        assert "reduces perplexity by 7.5%" in answer.locator(".text").inner_text()
-        assert answer.locator("ol.sources li").first.inner_text().startswith("Tversky")
+        assert answer.locator(".badge").text_content() == badge
+        sources = answer.locator("ol.sources li")
+        if badge == "not covered":
+            assert sources.count() == 0
+        else:
+            assert "reduces perplexity by 7.5%" in answer.locator(".text").inner_text()
+            assert sources.first.inner_text().startswith("Tversky")
 
 
 def test_the_page_asks_for_the_key_when_the_server_needs_one(live_server: Callable[..., Any], page: Page) -> None:
