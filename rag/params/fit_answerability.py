@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from rag.answerability import FEATURES, PARAMS, PARAMS_WITHOUT_WORDS, WITHOUT_WORDS
-from rag.params.fit_sentences import loso_candidate_scores
+from rag.params.fit_sentences import answer_order, loso_candidate_scores
 from rag.params.fitting import FIT_SETS, Row, fit, leave_one_set_out, margins, pool, print_weights, provenance, write
 
 C = 1.0  # L2 strength; 0.3 and 3 gave the same leave-one-set-out figures within 0.01
@@ -47,14 +47,12 @@ def with_answer_scores(rows: list[Row]) -> list[Row]:
     return out
 
 
-def contradicted(row: Row, scores: Sequence[float] | np.ndarray[Any, Any]) -> bool:
+def contradicted(row: Row, scores: np.ndarray[Any, Any]) -> bool:
     """rag.answerability.contradiction on a pool row: the best paper's likeliest answer sentence,
     by the sentence model's out-of-set scores, says the opposite of a "why" question's premise."""
-    premise = row.get("premise", 0)
-    ranked = [(-v, c["i"], c) for v, c in zip(scores, row["candidates"], strict=True) if c["paper"] == 0]
-    if not premise or not ranked:
-        return False
-    return bool(min(ranked, key=lambda t: (t[0], t[1]))[2].get("direction", 0) == -premise)
+    cands = row["candidates"]
+    at = next((k for k in answer_order(row, scores) if cands[k]["paper"] == 0), None)
+    return bool(row["premise"] and at is not None and cands[at]["direction"] == -row["premise"])
 
 
 def _sigmoid(z: float) -> float:

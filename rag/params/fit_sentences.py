@@ -72,7 +72,7 @@ def loso_candidate_scores(rows: list[Row]) -> dict[str, np.ndarray[Any, Any]]:
     return out
 
 
-def _order(row: Row, scores: np.ndarray[Any, Any]) -> list[int]:
+def answer_order(row: Row, scores: np.ndarray[Any, Any]) -> list[int]:
     """The candidates in the order the answer takes them (rag.evidence.answer_candidates)."""
     cands = row["candidates"]
     order = sorted(range(len(scores)), key=lambda k: (-scores[k], cands[k]["paper"], cands[k]["i"]))
@@ -81,7 +81,7 @@ def _order(row: Row, scores: np.ndarray[Any, Any]) -> list[int]:
 
 def _top_holds(row: Row, scores: np.ndarray[Any, Any]) -> bool:
     """Whether the lead the answer would take holds a fact."""
-    order = _order(row, scores)
+    order = answer_order(row, scores)
     return bool(order) and row["candidates"][order[0]]["label"]
 
 
@@ -97,7 +97,7 @@ def _with_quotes(
     `budget` words) hold a fact, and the words shown (p50, p90): the trade rag.evidence.compose makes."""
     holds, words = [], []
     for r in questions:
-        c, order = r["candidates"], _order(r, scored[r["qid"]])
+        c, order = r["candidates"], answer_order(r, scored[r["qid"]])
         if not order:
             continue
         chosen, count = [order[0]], c[order[0]]["features"]["words"] * 50

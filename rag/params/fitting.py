@@ -64,6 +64,8 @@ def pool(refresh: bool = False) -> list[Row]:
             # features the decisions no longer read may linger in the cache; missing ones may not
             and set(rows[0]["features"]) >= set(FEATURES) - {"answer_score_best"}
             and all(set(c["features"]) >= set(SENTENCE_FEATURES) for r in rows[:20] for c in r["candidates"])
+            # the premise rule's inputs (session 17)
+            and all("premise" in r and all("direction" in c for c in r["candidates"]) for r in rows[:20])
         )
         if fresh:
             return rows
