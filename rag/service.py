@@ -183,7 +183,6 @@ class RagService:
             self.support,
             self.generator,
             load(PARAMS_DIR / "membership.json"),
-            load(PARAMS_DIR / "coverage.json"),
         )
 
     def _reset_indexes(self) -> None:

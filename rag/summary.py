@@ -8,9 +8,7 @@
    sentence, how much of the paper is on it, its title, its words): a logistic regression fitted
    on 60 blind-written topics with complete gold lists (`python -m rag.params.fit_membership`,
    grouped by topic), shipped as rag/params/membership.json. No paper passing means the
-   collection lacks the topic, and the summary says so; so does a gate that reads the topic as a
-   whole (how close its likeliest member is to it: `python -m rag.params.fit_coverage`,
-   rag/params/coverage.json), since among far candidates the least far can still pass.
+   collection lacks the topic, and the summary says so.
 4. The structure: a line that counts the matching papers; groups found by clustering them, each
    titled with a phrase its papers share; for each paper the sentence that states its own
    contribution, cited, or the model's one-line key point where it passes the support check.
@@ -84,24 +82,6 @@ MEMBERSHIP_FEATURES = (
 # but dev2's summaries lost some (0.735 -> 0.670) and a blind set did not gain (docs/decisions.md).
 # `python -m rag.params.fit_membership --words` reports that fit again.
 WORD_FEATURES = tuple(f"{f}{k}" for f in ALIGNMENT_FEATURES for k in ("", "_rel", "_z"))
-# whether the collection covers the topic at all, read over its candidates (coverage_features):
-# the likeliest member's best sentence and title, and the best chunk of any candidate. Chosen in
-# leave one set out over the four opened topic sets (/tmp/s18/gate.py): with the word features
-# (which need kept word vectors) the gate refused one uncovered topic fewer and two covered ones.
-COVERAGE_FEATURES = ("best_sentence_max", "best_title_cos", "max_chunk")
-ALL_WORDS = 0.999  # a term cover this high: every word of the topic (a float sum of their weights)
-
-
-def coverage_features(ranked: Sequence[dict[str, float]]) -> dict[str, float]:
-    """The coverage gate's inputs (COVERAGE_FEATURES) from the candidates' membership features,
-    the likeliest member first."""
-    if not ranked:
-        return dict.fromkeys(COVERAGE_FEATURES, 0.0)
-    return {
-        "best_sentence_max": ranked[0]["sentence_max"],
-        "best_title_cos": ranked[0]["title_cos"],
-        "max_chunk": max(f["chunk"] for f in ranked),
-    }
 
 
 @dataclass
@@ -206,18 +186,6 @@ def _render(sentence: AnswerSentence) -> str:
 TITLE_CACHE = 5000  # title vectors a summarizer remembers: 7.7 MB at 384 float32 dimensions
 
 
-def covers(gate: LinearModel, ranked: Sequence[dict[str, float]]) -> tuple[bool, float]:
-    """Whether the collection covers a topic, by the coverage gate over its candidates' features
-    (the likeliest member first), and the gate's probability. A topic every word of which the
-    likeliest member uses is covered whatever the gate says: a one-word name ("grokking") sits
-    far from every sentence in the embedder's space (cosine 0.30-0.36 to the Grokking paper's
-    best, where covered topics average 0.60), and no uncovered topic of the four topic sets had
-    all its words in one candidate (the most was 0.54 of their weight), so this changes no figure
-    of fit_coverage."""
-    probability = gate.probability(coverage_features(ranked))
-    return probability >= gate.threshold or bool(ranked and ranked[0]["term_cover"] >= ALL_WORDS), probability
-
-
 @dataclass
 class Candidate:
     """A paper a query proposed for the topic, and the evidence for and against it."""
@@ -312,7 +280,6 @@ class Summarizer:
         support: SupportChecker,
         generator: Callable[[], Generator],
         membership: LinearModel,
-        coverage: LinearModel,
     ) -> None:
         self.settings = settings
         self.retriever = retriever
@@ -321,7 +288,6 @@ class Summarizer:
         self.support = support
         self.generator = generator
         self.membership = membership  # rag/params/membership.json
-        self.coverage = coverage  # rag/params/coverage.json
         self._title_vectors: dict[str, Vector] = {}
 
     def title_vectors(self, ids: Sequence[str]) -> Vector:
@@ -539,19 +505,13 @@ class Summarizer:
             near: list[Candidate] = []
         else:
             chosen, near = self.match(shown, query, vector)
-            reason = "below the membership threshold"
-            covered, probability = covers(self.coverage, [c.features for c in chosen + near])
-            if chosen and not covered:
-                # the best candidates stand out among themselves but are all far from the topic
-                chosen, near = [], chosen + near
-                reason = f"the collection does not cover the topic (coverage {probability:.2f})"
             if not chosen:
                 summary.refused = True
                 nearest = "; ".join(f'"{c.paper.title}"' for c in near[:3])
                 summary.message = f'Nothing in the collection matches "{shown}".' + (
                     f" The nearest papers are: {nearest}." if nearest else ""
                 )
-                summary.left_out = [_left_out(c, reason) for c in near[:NEAR_MISSES]]
+                summary.left_out = [_left_out(c, "below the membership threshold") for c in near[:NEAR_MISSES]]
                 summary.timings["total_ms"] = (time.perf_counter() - started) * 1000
                 return summary
         budget = self.settings.summary.summary_max_papers

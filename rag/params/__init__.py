@@ -4,7 +4,6 @@
     answerability.json      the answer-or-refuse decision            (fit_answerability.py)
     answerability_without_words.json   the same, for evidence without word vectors (same script)
     membership.json         which papers belong in a topic summary   (fit_membership.py)
-    coverage.json           whether the collection covers a summary's topic at all (fit_coverage.py)
     several_sources.json    which members a several-paper answer cites (fit_several.py)
     several_kind.json       whether a question asks about several papers (fit_kind.py)
 

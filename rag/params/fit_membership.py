@@ -43,7 +43,7 @@ def compute() -> list[Row]:
     from rag.linear import LinearModel
     from rag.service import RagService
     from rag.settings import Settings
-    from rag.summary import COVERAGE_FEATURES, MEMBERSHIP_FEATURES, Summarizer
+    from rag.summary import MEMBERSHIP_FEATURES, Summarizer
 
     service = RagService(Settings())
     service.ensure_ingested()
@@ -55,7 +55,6 @@ def compute() -> list[Row]:
         service.support,
         service.generator,
         LinearModel.neutral(MEMBERSHIP_FEATURES),
-        LinearModel.neutral(COVERAGE_FEATURES),
     )
     rows = []
     for name in (*TOPIC_SETS, *CHECK_SETS):

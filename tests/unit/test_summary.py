@@ -112,16 +112,6 @@ def test_off_collection_topic_says_nothing_matches(service: RagService) -> None:
     assert summary.markdown().startswith("Nothing in the collection matches")
 
 
-def test_a_topic_the_collection_lacks_is_refused_even_when_a_candidate_stands_out(service: RagService) -> None:
-    """Membership judges a paper against the topic's other candidates, so among twelve papers on
-    other things the locomotion paper passes for multi-agent reinforcement learning (session 18);
-    the coverage gate (rag/params/coverage.json) reads how far the topic is from all of them."""
-    summary = service.summarize("summarize multi-agent reinforcement learning", mode="extractive")
-    assert summary.refused and not summary.citations
-    assert summary.markdown().startswith("Nothing in the collection matches")
-    assert summary.left_out and all("does not cover the topic" in m["reason"] for m in summary.left_out)
-
-
 def test_unknown_title_lists_near_matches(service: RagService) -> None:
     with pytest.raises(NotFoundError) as error:
         service.summarize(papers=["Kolmogorov Arnold Network"], mode="extractive")
