@@ -164,7 +164,7 @@ class Answerer:
         # all the top papers: leave one set out, ROC area 0.874 -> 0.882 (docs/decisions.md)
         aligned = papers if question.several else papers[:1]
         joint = (
-            self.embedder.read_together(question.text, passage(papers[0].paper.title, papers[0].sentences))
+            self.embedder.read_together(question.read_as, passage(papers[0].paper.title, papers[0].sentences))
             if papers
             else None
         )
@@ -174,7 +174,7 @@ class Answerer:
         """The question's words matched to the sentences' (the best paper's), one row a question word."""
         if not sentences:
             return None
-        words = self.embedder.word_vectors([question.text, *sentences])
+        words = self.embedder.word_vectors([question.read_as, *sentences])
         return align(words[0], words[1:], self.stats) if words else None
 
     def sources(
@@ -213,8 +213,8 @@ class Answerer:
         mode = mode or settings.mode
         k = k or self.settings.retrieval.top_k
 
-        vector = self.embedder.embed_one(q.text)
-        retrieval = self.retriever.retrieve_with_vector(q.text, vector, k)
+        vector = self.embedder.embed_one(q.read_as)
+        retrieval = self.retriever.retrieve_with_vector(q.read_as, vector, k)
         retrieve_ms = (time.perf_counter() - started) * 1000
         parts = self.part_vectors(q)
         found = self.evidence(q, vector, parts, retrieval)

@@ -130,7 +130,7 @@ def features(
     fused = [p.fused for p in hits]
     ranks = [r for r in (hits[0].dense_rank, hits[0].lexical_rank) if r is not None]
     both = len(ranks) == 2
-    asks_reason = _ASKS_REASON.search(question.text) is not None
+    asks_reason = _ASKS_REASON.search(question.read_as) is not None
     return {
         "dense": hits[0].dense,
         "sentence_top": float(np.max(all_sims)),
@@ -141,7 +141,7 @@ def features(
         "terms": max(cover(t) for t in texts),
         "names_missing": min(1.0, len(missing_names(question.named, texts)) / 2),
         "names_apart": float(names_apart(question, texts)),
-        "unknown_words": min(1.0, len(stats.unknown_words(question.text)) / 2),
+        "unknown_words": min(1.0, len(stats.unknown_words(question.read_as)) / 2),
         "subject_missing": float(missing_subject(question, texts)),
         "quantity_missing": float(question.quantity and not any(holds_number(s) for s in top_sentences)),
         "person_missing": float(question.person and not any(_NAMES_PERSON.search(t) for t in about)),

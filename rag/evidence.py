@@ -344,7 +344,9 @@ def sentence_features(
         "name_names_other": float(question.name and names_other(sentence, question.named)),
         "introduces": float(introduces_name(sentence, question.named)),
         "person": float(question.person and _NAMES_PERSON.search(sentence) is not None),
-        "reason": float(_ASKS_REASON.search(question.text) is not None and _GIVES_REASON.search(sentence) is not None),
+        "reason": float(
+            _ASKS_REASON.search(question.read_as) is not None and _GIVES_REASON.search(sentence) is not None
+        ),
         "first": float(i == 0),
         "last": float(i == n - 1),
         "position": i / max(1, n - 1),
@@ -359,9 +361,9 @@ def sentence_features(
         "local_cover": _local_cover(weights, words, spread or {}),
         "quantity_word": float(question.quantity and _QUANTITY.search(sentence) is not None),
         "yes_no_finding": float(
-            _ASKS_YES_NO.search(question.text) is not None and _STATES_FINDING.search(sentence) is not None
+            _ASKS_YES_NO.search(question.read_as) is not None and _STATES_FINDING.search(sentence) is not None
         ),
-        "means": float(_ASKS_MEANS.search(question.text) is not None and _GIVES_MEANS.search(sentence) is not None),
+        "means": float(_ASKS_MEANS.search(question.read_as) is not None and _GIVES_MEANS.search(sentence) is not None),
         "defines": defines(sentence, question.defined),
     }
 

