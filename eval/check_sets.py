@@ -82,6 +82,9 @@ TABLE: dict[str, dict[str, Any]] = {
     "short-sc": SHORT,
     "short-sd": SHORT,
     "short-se": SHORT,
+    # session 18, papers 60-199, written to judge that session's decisions; absent terms checked as
+    # whole words ("LoRA" is in no abstract, though "exploration" holds its letters)
+    "short-sf": {**SHORT, "absent_words": True},
     "final-pg": POOL,
     "final-ph": POOL,
     # the pool's brief at 60 questions, over the whole corpus
