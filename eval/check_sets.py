@@ -85,6 +85,7 @@ TABLE: dict[str, dict[str, Any]] = {
     # session 18, papers 60-199, written to judge that session's decisions; absent terms checked as
     # whole words ("LoRA" is in no abstract, though "exploration" holds its letters)
     "short-sf": {**SHORT, "absent_words": True},
+    "short-sg": SHORT,  # session 18, papers 0-59 and 200-260, written to judge its second decision
     "final-pg": POOL,
     "final-ph": POOL,
     # the pool's brief at 60 questions, over the whole corpus

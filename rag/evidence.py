@@ -224,15 +224,23 @@ _QUANTITY = re.compile(
     r"thousand|million|billion|dozens?|\d+(?:\.\d+)?\s?[kKMBG])\b"
 )
 
-# how an abstract defines what it names: "X is / are / refers to", "X, a ...", "X (", "(X)",
-# "we propose ... X" (within five words)
+# how an abstract introduces what it names: "(X)", "we propose ... X" (within five words), "called
+# X", "known as 'X'"; not the adjective ("our proposed X", "the proposed X" only name it)
+_INTRODUCING = (
+    r"(?<!our )(?<!the )(?<!this )\b(?:propos|introduc|present|develop|call|term|dub|nam|known\s+as|build|design)"
+    r"\w*\s+(?:\S+\s+){0,5}?[\"'\u201c\u2018]?"
+)
+# and how it describes it: "X is / are / refers to", "X, a ...", "X (", "X: ..."
 _DEFINING_VERB = r"\W{0,2}\s+(?:is|are|refers|denotes|means|consists|describes|represents)\b"
-_INTRODUCING = r"\b(?:propos|introduc|present|develop|call|term|dub|nam|known\s+as|build|design)\w*\s+(?:\S+\s+){0,5}?"
+INTRODUCES, DESCRIBES, NAMES = 1.0, 0.75, 0.5
 
 
 def defines(sentence: str, thing: str) -> float:
-    """1 when `sentence` defines or introduces `thing` ("DeepONets" in "We propose deep operator
-    networks (DeepONets) to ..."), 0.5 when it only names it, else 0."""
+    """How `sentence` defines `thing`: INTRODUCES ("DeepONets" in "We propose deep operator
+    networks (DeepONets) to ..."), DESCRIBES ("QZO is orthogonal to ..."), NAMES, or 0. An
+    introduction answers "what is X?" where a description often says something else of X: on the
+    opened short sets, "SalUn is the first principled MU approach ..." led where "the resultant
+    method that we call saliency unlearning (SalUn) ..." holds the answer (session 18)."""
     if not thing:
         return 0.0
     text = sentence.lower()
@@ -241,13 +249,10 @@ def defines(sentence: str, thing: str) -> float:
     alone = rf"(?<![a-z0-9]){name}"
     if not re.search(rf"{alone}(?![a-z0-9])", text):
         return 0.0
-    defining = (
-        rf"{alone}{_DEFINING_VERB}",
-        rf"{alone}\s*(?:,|\(|\s[-\u2013\u2014]\s|:)",
-        rf"\({name}\)",
-        rf"{_INTRODUCING}{name}(?![a-z0-9])",
-    )
-    return 1.0 if any(re.search(p, text) for p in defining) else 0.5
+    if re.search(rf"\({name}\)", text) or re.search(rf"{_INTRODUCING}{name}(?![a-z0-9])", text):
+        return INTRODUCES
+    describing = (rf"{alone}{_DEFINING_VERB}", rf"{alone}\s*(?:,|\(|\s[-\u2013\u2014]\s|:)")
+    return DESCRIBES if any(re.search(p, text) for p in describing) else NAMES
 
 
 # the matches a sentence is ranked by among all the candidates of its question
@@ -432,15 +437,20 @@ def answer_candidates(
 
 def definition_first(order: list[int], papers: Sequence[int], defines: Sequence[float]) -> list[int]:
     """`order` (candidate indices, likeliest first) with the likeliest candidate that defines what
-    a "what is X?" question asks (`defines` 1) moved to the front, if it is of the first
-    candidate's paper. The fitted weight of `defines` is small (83 such questions among the
-    pool's 525), and a sentence that says what X is answers "what is X?" whatever else matches
-    better. Leave one set out over the pool: first sentence 0.716 -> 0.730 (short-sa 0.65 ->
-    0.71, short-sb 0.53 -> 0.68, no set lower); def-da/db 0.42 -> 0.58 and 0.34 -> 0.38
-    (/tmp/s17/defrule.py, docs/decisions.md)."""
+    a "what is X?" question asks moved to the front, if it is of the first candidate's paper: one
+    that introduces X if there is one, else one that describes it (`defines`). The fitted weight
+    of `defines` is small (83 such questions among the pool's 525), and a sentence that says what
+    X is answers "what is X?" whatever else matches better. Leave one set out over the pool:
+    first sentence 0.716 -> 0.730 (short-sa 0.65 -> 0.71, short-sb 0.53 -> 0.68, no set lower);
+    def-da/db 0.42 -> 0.58 and 0.34 -> 0.38 (/tmp/s17/defrule.py). Introductions first (session
+    18): the pool's one-paper questions 0.613 -> 0.633, def-da/db 0.56 -> 0.74 and 0.40 -> 0.52
+    (`python -m rag.params.fit_sentences --report`, docs/decisions.md)."""
     if not order:
         return order
-    best = next((k for k in order if defines[k] == 1.0 and papers[k] == papers[order[0]]), None)
+    # an introduction of X before a description of it (session 18)
+    own = [k for k in order if papers[k] == papers[order[0]] and defines[k] >= DESCRIBES]
+    level = max((defines[k] for k in own), default=0.0)
+    best = next((k for k in own if defines[k] == level), None)
     return order if best is None else [best, *(k for k in order if k != best)]
 
 

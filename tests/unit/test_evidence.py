@@ -248,9 +248,13 @@ def test_a_several_paper_answer_cites_the_likeliest_members_above_the_bar() -> N
     ("sentence", "thing", "score"),
     [
         ("We propose deep operator networks (DeepONets) to learn operators.", "DeepONets", 1.0),
-        ("A DeepONet consists of two sub-networks.", "deeponets", 1.0),
+        ("A DeepONet consists of two sub-networks.", "deeponets", 0.75),  # describes, does not introduce
         ("By presenting PredRNN, a new recurrent network, we ...", "PredRNN", 1.0),
         ("We further propose a new curriculum learning strategy to force PredRNN to learn.", "PredRNN", 0.5),
+        ("SalUn is the first principled MU approach.", "SalUn", 0.75),
+        ("The method that we call saliency unlearning (SalUn) narrows the gap.", "SalUn", 1.0),
+        ('We find common features we call "Rosetta Neurons" across models.', "Rosetta Neurons", 1.0),
+        ("Experiments show the merits of the proposed SRWM.", "SRWM", 0.5),  # an adjective, no introduction
         ("Results on ImageNet improve by 2%.", "PredRNN", 0.0),
         ("Anything at all.", "", 0.0),
     ],
@@ -268,3 +272,6 @@ def test_the_likeliest_sentence_that_defines_what_is_asked_leads_if_it_is_of_the
     assert definition_first(order, papers, [1.0, 1.0, 0.5, 0.0]) == [0, 2, 3, 1]  # the likeliest of two
     assert definition_first(order, papers, [0.0, 0.0, 0.5, 1.0]) == order  # another paper's: no change
     assert definition_first([], [], []) == []
+    # one that introduces X before a likelier one that only describes it
+    assert definition_first(order, papers, [1.0, 0.0, 0.75, 0.0]) == [0, 2, 3, 1]
+    assert definition_first(order, papers, [0.75, 0.0, 0.5, 0.0]) == [0, 2, 3, 1]
