@@ -256,11 +256,6 @@ _RAW_WORDS = 8
 _BARE_WORDS_THING = 3  # "NorMuon?", "Neural Turing Machines?"; with nothing after it ("DiMSUM FID on ImageNet?")
 
 
-def defined_thing(text: str) -> str:
-    """What a "what is X?" question asks to have defined ("NorMuon"), or ""."""
-    return definition(text)[0]
-
-
 def definition(text: str) -> tuple[str, str]:
     """What a "what is X?" question asks to have defined, in any of its wordings, and what it says
     of where ("MEDUSA", " in medical imaging"); ("", "") for any other text."""
@@ -273,10 +268,10 @@ def definition(text: str) -> tuple[str, str]:
                 bare and (_THING_CONTEXT.search(raw) or _ENDS_IN_MEASURE.search(raw))
             ):
                 return "", ""
-            thing = _THING_CONTEXT.sub("", raw).strip(" ,.'\"")
+            where = _THING_CONTEXT.search(raw)  # it runs to the end of the text
+            thing = (raw[: where.start()] if where else raw).strip(" ,.'\"")
             if not 0 < len(thing.split()) <= _THING_WORDS or _NOT_A_THING.search(thing):
                 return "", ""
-            where = _THING_CONTEXT.search(raw)
             # "in medical imaging" says which MEDUSA; ", in simple terms" says nothing of it
             context = where.group(0).rstrip(" ?.!") if where and not where.group(0).lstrip().startswith(",") else ""
             return thing, context
